@@ -1,0 +1,203 @@
+//! The boot sequence: KIP, boot info, memory from sigma0, heap, report.
+
+extern crate alloc;
+
+use super::{arch, heap, sigma0};
+use alloc::vec::Vec;
+use l4_sys::bootinfo::{BootInfo, Record};
+use l4_sys::ia32::{self, kdb};
+use l4_sys::{Fpage, Rights, ThreadId, Time, Timeouts, WORD_BYTES};
+use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
+use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
+use roottask::{FAILURE_SENTINEL, SUCCESS_SENTINEL};
+
+/// Size of the heap carved out of sigma0's memory.
+const HEAP_BYTES: u64 = 1 << 20;
+
+/// Entered from `_start` with a stack and a zeroed .bss.
+pub extern "C" fn rust_start() -> ! {
+    match boot() {
+        Ok(()) => {
+            println!("boot complete");
+            println!("{SUCCESS_SENTINEL}");
+        }
+        Err(e) => fail(format_args!("{e}")),
+    }
+    idle()
+}
+
+/// A boot step that failed, with what it was doing.
+enum BootError {
+    BootInfoMapping(sigma0::Sigma0Error, usize),
+    BootInfo(l4_sys::bootinfo::BootInfoError),
+    NoBootInfo,
+    NoHeap(u64),
+}
+
+impl core::fmt::Display for BootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootError::BootInfoMapping(e, addr) => {
+                write!(f, "cannot map the boot info at {addr:#x}: {e}")
+            }
+            BootError::BootInfo(e) => write!(f, "boot info unusable: {e}"),
+            BootError::NoBootInfo => {
+                f.write_str("the KIP has no boot info (kickstart bootinfo=no?)")
+            }
+            BootError::NoHeap(total) => write!(
+                f,
+                "no {HEAP_BYTES}-byte heap in the {total} bytes from sigma0"
+            ),
+        }
+    }
+}
+
+fn boot() -> Result<(), BootError> {
+    let ki = ia32::kernel_interface();
+    let kip = ia32::kip();
+    println!(
+        "L4Ka resource monitor (Rust) starting; KIP at {:#x}",
+        ki.kip_base
+    );
+    println!("{}", KipSummary(&kip));
+    if let Some(v) = kip.kernel_version_string() {
+        println!("kernel: {v}");
+    }
+    let (lo, hi) = arch::image_range();
+    println!("image: [{lo:#x}, {hi:#x})");
+    println!("{}", MemoryDescSummary::new(kip.memory_descs()));
+    for (i, d) in kip.memory_descs().enumerate() {
+        println!("{}", DescLine(i, &d));
+    }
+
+    let s0 = sigma0::sigma0_id();
+    let bootinfo = map_boot_info(s0, kip.boot_info() as usize)?;
+    println!(
+        "bootinfo: at {:#x} size={} records={}",
+        kip.boot_info(),
+        bootinfo.size(),
+        bootinfo.len()
+    );
+    let mut modules = 0usize;
+    for (i, rec) in bootinfo.records().enumerate() {
+        match rec {
+            Ok(r) => {
+                modules += matches!(r, Record::Module { .. }) as usize;
+                println!("{}", RecordLine(i, &r));
+            }
+            Err(e) => println!("bootinfo: record {i} unusable: {e}"),
+        }
+    }
+    println!("bootinfo: modules={modules}");
+
+    let tally = take_all_memory(s0);
+    let t = ia32::system_clock();
+    println!("{tally}");
+    println!("time: memory total at {t} us");
+
+    let mut tally = tally;
+    let base = tally
+        .take(HEAP_BYTES, 4096)
+        .ok_or(BootError::NoHeap(tally.total()))?;
+    // SAFETY: `take` removed the range from the tally, so nothing else will
+    // use it; sigma0 mapped it to us read-write at its physical address.
+    unsafe { heap::init(base as usize, HEAP_BYTES as usize) };
+    let cmdlines: Vec<&str> = bootinfo
+        .records()
+        .filter_map(|r| r.ok()?.cmdline())
+        .collect();
+    let (used, size) = heap::usage();
+    println!(
+        "heap: base={base:#x} size={size} used={used} (holding {} command lines)",
+        cmdlines.len()
+    );
+    Ok(())
+}
+
+/// Map the boot-info pages from sigma0 (boot-loader regions are not served
+/// by page fault; x2-abi §6) and check the header.
+fn map_boot_info(s0: ThreadId, addr: usize) -> Result<BootInfo<'static>, BootError> {
+    if addr == 0 {
+        return Err(BootError::NoBootInfo);
+    }
+    let page = addr & !0xfff;
+    let map = |p: usize| {
+        sigma0::request(s0, Fpage::from_parts(p as u32, 12, Rights::RWX))
+            .map_err(|e| BootError::BootInfoMapping(e, p))
+    };
+    map(page)?;
+    // SAFETY: the page holding the header is mapped now (1:1); the header
+    // lies within it when kickstart's 8-word header is page-aligned, and
+    // the bytes are not written by anyone after boot.
+    let first = unsafe { arch::phys_bytes(addr, page + 4096 - addr) };
+    let size = BootInfo::parse(first, WORD_BYTES)
+        .map(|b| b.size())
+        .or_else(|e| match e {
+            // A header announcing more than one page: map the rest below.
+            l4_sys::bootinfo::BootInfoError::Truncated { need, .. } => Ok(need),
+            e => Err(BootError::BootInfo(e)),
+        })?;
+    let mut p = page + 4096;
+    while p < addr + size {
+        map(p)?;
+        p += 4096;
+    }
+    // SAFETY: all pages of [addr, addr + size) were mapped above.
+    let bytes = unsafe { arch::phys_bytes(addr, size) };
+    BootInfo::parse(bytes, WORD_BYTES).map_err(BootError::BootInfo)
+}
+
+/// Take every page sigma0 will give, largest sizes first (anchors §7 item 6).
+fn take_all_memory(s0: ThreadId) -> MemoryTally<256> {
+    let mut tally = MemoryTally::default();
+    for log2 in (MIN_LOG2..=MAX_LOG2).rev() {
+        loop {
+            match sigma0::request(s0, Fpage::any_of_size(log2)) {
+                Ok(fp) => {
+                    if let Err(e) = tally.add(fp.base() as u64, fp.log2_size()) {
+                        println!("memory: ignoring a page from sigma0: {e}");
+                        break;
+                    }
+                }
+                Err(sigma0::Sigma0Error::Refused) => break,
+                Err(e) => {
+                    println!("memory: stopping at 2^{log2}: {e}");
+                    break;
+                }
+            }
+        }
+    }
+    tally
+}
+
+/// Print the failure, the failure sentinel, and stop in the kernel debugger.
+fn fail(what: core::fmt::Arguments<'_>) -> ! {
+    println!("fatal: {what}");
+    println!("{FAILURE_SENTINEL}");
+    loop {
+        kdb::enter();
+    }
+}
+
+/// Wait forever without spinning (a receive from nobody never completes).
+fn idle() -> ! {
+    loop {
+        // SAFETY: a receive from nilthread transfers nothing into our space.
+        let _ = unsafe {
+            ia32::ipc(
+                ThreadId::NIL,
+                ThreadId::NIL,
+                Timeouts {
+                    send: Time::ZERO,
+                    receive: Time::NEVER,
+                },
+                l4_sys::MsgTag(0),
+            )
+        };
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fail(format_args!("panic: {info}"))
+}

@@ -1,0 +1,28 @@
+//! `println!` on the kernel debugger console, every line prefixed with
+//! [`roottask::LOG_PREFIX`] so monitor output stands apart from guest output.
+
+use core::fmt::{self, Write};
+use l4_sys::ia32::kdb;
+
+/// Writes whole lines with the monitor's prefix.
+pub struct Log;
+
+impl Write for Log {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        kdb::put_str(s);
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn _print_line(args: fmt::Arguments<'_>) {
+    let mut log = Log;
+    let _ = log.write_str(roottask::LOG_PREFIX);
+    let _ = log.write_fmt(args);
+    let _ = log.write_str("\n");
+}
+
+/// Print one prefixed line on the console.
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::rt::console::_print_line(format_args!($($arg)*)) };
+}
