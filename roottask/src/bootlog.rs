@@ -43,7 +43,11 @@ impl fmt::Display for KipSummary<'_> {
             t.user_base,
             kip.utcb_size(),
             kip.processors()
-        )
+        )?;
+        if let Some(khz) = kip.cpu0_khz() {
+            write!(f, " cpu0={khz}kHz")?;
+        }
+        Ok(())
     }
 }
 

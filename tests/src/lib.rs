@@ -1,1 +1,208 @@
-//! placeholder
+//! Scenario support: build a boot, run it, read the facts the monitor printed.
+//!
+//! Scenarios assert on the monitor's report lines (format defined in
+//! `roottask::bootlog`), never on "it did not crash".
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use qemu::{Boot, Expect, Module, Pistachio, RunOutcome, Verdict};
+
+/// A boot-info record as the monitor printed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintedRecord {
+    /// Record index.
+    pub index: usize,
+    /// Record type number.
+    pub kind: u64,
+    /// Start address, for records with a region.
+    pub start: Option<u64>,
+    /// Size in bytes, for records with a region.
+    pub size: Option<u64>,
+    /// Command line, for records with one (everything up to the last quote).
+    pub cmdline: Option<String>,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[at..].split(' ').next()
+}
+
+fn number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Parse a `bootinfo: record ...` line.
+pub fn parse_record(line: &str) -> Option<PrintedRecord> {
+    let rest = line.strip_prefix("bootinfo: record ")?;
+    let index = rest.split(' ').next()?.parse().ok()?;
+    let cmdline = line.find(" cmdline=\"").map(|at| {
+        let body = &line[at + 10..];
+        body[..body.rfind('"').unwrap_or(body.len())].to_string()
+    });
+    let head = line.split(" cmdline=\"").next()?;
+    Some(PrintedRecord {
+        index,
+        kind: number(field(head, "type")?)?,
+        start: field(head, "start").and_then(number),
+        size: field(head, "size").and_then(number),
+        cmdline,
+    })
+}
+
+/// All records the monitor printed, in order.
+pub fn printed_records<'a>(monitor_lines: impl Iterator<Item = &'a str>) -> Vec<PrintedRecord> {
+    monitor_lines.filter_map(parse_record).collect()
+}
+
+/// `key=value` from the first monitor line starting with `prefix`.
+pub fn printed_value<'a>(
+    mut monitor_lines: impl Iterator<Item = &'a str>,
+    prefix: &str,
+    key: &str,
+) -> Option<u64> {
+    monitor_lines
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| field(&format!(" {l}"), key).and_then(number))
+}
+
+/// Virtual microseconds from a `time: <what> at <n> us` line.
+pub fn printed_time<'a>(
+    mut monitor_lines: impl Iterator<Item = &'a str>,
+    what: &str,
+) -> Option<u64> {
+    let prefix = format!("time: {what} at ");
+    let l = monitor_lines.find(|l| l.starts_with(&prefix))?;
+    l[prefix.len()..].split(' ').next()?.parse().ok()
+}
+
+/// The `tsc=` value of a `time: <what> at ...` line: virtual nanoseconds
+/// since reset under `-icount shift=0`.
+pub fn printed_tsc<'a>(
+    mut monitor_lines: impl Iterator<Item = &'a str>,
+    what: &str,
+) -> Option<u64> {
+    let prefix = format!("time: {what} at ");
+    let l = monitor_lines.find(|l| l.starts_with(&prefix))?;
+    field(l, "tsc").and_then(number)
+}
+
+/// Where scenario runs keep their directories (kept for repeating by hand).
+pub fn runs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-runs")
+}
+
+/// How a scenario ended.
+#[derive(Debug)]
+pub enum ScenarioResult {
+    /// Passed every assertion.
+    Passed(String),
+    /// Failed, with why.
+    Failed(String),
+    /// Could not run here.
+    Skipped(String),
+}
+
+/// A scenario's boot, before modules are added: the standard boot for this build.
+pub fn standard_boot(p: &Pistachio, roottask_args: &str) -> Boot {
+    Boot::standard(p, Path::new(resourcemon::ROOTTASK_ELF), roottask_args)
+}
+
+/// Write `bytes` as a module file for scenario `name`.
+pub fn module_file(
+    scenario: &str,
+    file: &str,
+    bytes: &[u8],
+    args: &str,
+) -> std::io::Result<Module> {
+    let dir = runs_dir().join(scenario).join("files");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(file);
+    std::fs::write(&path, bytes)?;
+    Ok(Module::new(path, args))
+}
+
+/// Stage and run `boot`, requiring the verdict `Pass`.
+pub fn run_boot(scenario: &str, boot: &Boot, expect: Expect) -> Result<RunOutcome, String> {
+    let staged = boot
+        .stage(&runs_dir().join(scenario).join("run"))
+        .map_err(|e| e.to_string())?;
+    eprintln!("  command: {}", staged.command_line());
+    let outcome = qemu::run(&staged, expect).map_err(|e| e.to_string())?;
+    if outcome.verdict != Verdict::Pass {
+        let tail: Vec<&String> = outcome.lines.iter().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().map(String::as_str).collect();
+        return Err(format!(
+            "{} (exit code {}); log {}; last lines:\n    {}",
+            outcome.verdict,
+            outcome.verdict.exit_code(),
+            outcome.serial_log.display(),
+            tail.join("\n    ")
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Default clocks for scenarios (generous: software emulation with -icount).
+pub fn scenario_expect() -> Expect {
+    Expect {
+        boot_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(90),
+        hard_timeout: Duration::from_secs(300),
+        ..Expect::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_record_lines() {
+        let r = parse_record(
+            "bootinfo: record 3 type=0x1 start=0x00896000 size=10000 cmdline=\"mod2 a=\"x\" b\"",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            PrintedRecord {
+                index: 3,
+                kind: 1,
+                start: Some(0x896000),
+                size: Some(10000),
+                cmdline: Some("mod2 a=\"x\" b".into())
+            }
+        );
+        let r = parse_record("bootinfo: record 4 type=0x102 mbi=0x809000").unwrap();
+        assert_eq!((r.kind, r.size, r.cmdline), (0x102, None, None));
+        assert_eq!(parse_record("memory: total=1"), None);
+    }
+
+    #[test]
+    fn reads_values_and_times() {
+        let lines = [
+            "kip: api=0x84050000",
+            "memory: total=250605568 (244732 KiB) pages",
+            "time: memory total at 8668675 us tsc=230950285",
+        ];
+        assert_eq!(
+            printed_value(lines.iter().copied(), "memory:", "total"),
+            Some(250_605_568)
+        );
+        assert_eq!(
+            printed_value(lines.iter().copied(), "kip:", "api"),
+            Some(0x8405_0000)
+        );
+        assert_eq!(
+            printed_time(lines.iter().copied(), "memory total"),
+            Some(8_668_675)
+        );
+        assert_eq!(
+            printed_tsc(lines.iter().copied(), "memory total"),
+            Some(230_950_285)
+        );
+    }
+}

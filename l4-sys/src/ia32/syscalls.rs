@@ -431,3 +431,17 @@ pub fn system_clock() -> u64 {
     unsafe { raw_call(&ENTRY_SYSTEM_CLOCK, &mut r) };
     ((r.edx as u64) << 32) | r.eax as u64
 }
+
+/// The CPU's time-stamp counter. Under QEMU with `-icount shift=0` it counts
+/// virtual nanoseconds (one per instruction), which makes it the repeatable
+/// clock for measurements; [`system_clock`] divides it by the frequency the
+/// kernel calibrated, which under emulation is only approximate.
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: rdtsc only reads the counter (allowed at user level while
+    // CR4.TSD is clear, as Pistachio leaves it).
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
+    ((hi as u64) << 32) | lo as u64
+}

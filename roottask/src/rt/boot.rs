@@ -59,6 +59,13 @@ fn boot() -> Result<(), BootError> {
         "L4Ka resource monitor (Rust) starting; KIP at {:#x}",
         ki.kip_base
     );
+    // Virtual time since the CPU reset (time-stamp counter), so scenarios can
+    // report the monitor's own share of the boot.
+    println!(
+        "time: entry at {} us tsc={}",
+        ia32::system_clock(),
+        ia32::rdtsc()
+    );
     println!("{}", KipSummary(&kip));
     if let Some(v) = kip.kernel_version_string() {
         println!("kernel: {v}");
@@ -93,7 +100,7 @@ fn boot() -> Result<(), BootError> {
     let tally = take_all_memory(s0);
     let t = ia32::system_clock();
     println!("{tally}");
-    println!("time: memory total at {t} us");
+    println!("time: memory total at {t} us tsc={}", ia32::rdtsc());
 
     let mut tally = tally;
     let base = tally

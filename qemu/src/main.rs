@@ -1,0 +1,110 @@
+//! `resourcemon-qemu`: boot the resource monitor on Pistachio in QEMU.
+//!
+//! Exit codes: 0 pass, 1 failure sentinel, 2 kernel debugger entered,
+//! 3 unexpected reboot, 4 boot timeout, 5 idle timeout, 6 hard timeout,
+//! 7 QEMU exited early, 8 set-up error, 77 skipped (no Pistachio build).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use qemu::judge::{EXIT_SETUP_ERROR, EXIT_SKIP};
+use qemu::{Boot, Expect, Module, Pistachio};
+
+/// Boot kickstart, the kernel, sigma0, the root task and extra modules in QEMU.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// The root task image (default: the one this workspace built).
+    #[arg(long)]
+    roottask: Option<PathBuf>,
+    /// The root task's command line.
+    #[arg(long, default_value = "")]
+    roottask_args: String,
+    /// An extra module: "FILE [ARGS...]" (repeatable, in boot order).
+    #[arg(long = "module", value_name = "FILE ARGS")]
+    modules: Vec<String>,
+    /// kickstart's command line.
+    #[arg(long, default_value = "")]
+    kickstart_args: String,
+    /// Guest RAM in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory: u32,
+    /// Run without -icount (faster wall-clock, non-repeatable virtual time).
+    #[arg(long)]
+    no_icount: bool,
+    /// The run directory (kept for repeating the run by hand).
+    #[arg(long, default_value = "target/qemu-runs/manual")]
+    dir: PathBuf,
+    /// Seconds until the kernel banner must appear.
+    #[arg(long, default_value_t = 30)]
+    boot_timeout: u64,
+    /// Seconds of silence allowed.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds the whole run may take.
+    #[arg(long, default_value_t = 300)]
+    hard_timeout: u64,
+    /// Print the serial log as it is judged (after the run).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let pistachio = match Pistachio::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return ExitCode::from(EXIT_SKIP as u8);
+        }
+    };
+    let roottask = cli
+        .roottask
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(resourcemon::ROOTTASK_ELF));
+    let mut boot = Boot::standard(&pistachio, &roottask, &cli.roottask_args);
+    boot.loader_args = cli.kickstart_args.clone();
+    boot.memory_mib = cli.memory;
+    boot.icount = !cli.no_icount;
+    for m in &cli.modules {
+        let (file, args) = m.split_once(' ').unwrap_or((m, ""));
+        boot = boot.module(Module::new(file, args));
+    }
+    let staged = match boot.stage(&cli.dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SETUP_ERROR as u8);
+        }
+    };
+    eprintln!("run directory: {}", staged.dir.display());
+    eprintln!("command: {}", staged.command_line());
+    let expect = Expect {
+        boot_timeout: Duration::from_secs(cli.boot_timeout),
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        hard_timeout: Duration::from_secs(cli.hard_timeout),
+        ..Expect::default()
+    };
+    match qemu::run(&staged, expect) {
+        Ok(outcome) => {
+            if !cli.quiet {
+                for l in &outcome.lines {
+                    println!("{l}");
+                }
+            }
+            eprintln!(
+                "verdict: {} ({:.1}s; log {})",
+                outcome.verdict,
+                outcome.elapsed.as_secs_f64(),
+                outcome.serial_log.display()
+            );
+            ExitCode::from(outcome.verdict.exit_code() as u8)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_SETUP_ERROR as u8)
+        }
+    }
+}
