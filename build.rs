@@ -62,12 +62,13 @@ fn build_images(root: &Path, target_dir: &Path, profile: &str) {
     for (key, _) in env::vars_os() {
         let k = key.to_string_lossy();
         let inherited = k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_NET_OFFLINE";
-        if inherited
-            || k.starts_with("RUSTFLAGS")
-            || k == "RUSTC_WRAPPER"
-            || k == "RUSTDOCFLAGS"
-            || k == "TARGET"
-        {
+        // Tool wrappers (clippy, coverage) belong to the outer run; the
+        // images are linted by their own `cargo clippy --target` call.
+        let tooling = matches!(
+            &*k,
+            "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER" | "CLIPPY_ARGS" | "RUSTDOCFLAGS" | "TARGET"
+        );
+        if inherited || tooling || k.starts_with("RUSTFLAGS") || k.starts_with("__CARGO") {
             cmd.env_remove(&key);
         }
     }

@@ -376,7 +376,7 @@ pub(crate) mod tests {
                 let mut body: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
                 body.extend_from_slice(c.as_bytes());
                 body.push(0);
-                while body.len() % 4 != 0 {
+                while !body.len().is_multiple_of(4) {
                     body.push(0);
                 }
                 self.bytes.extend_from_slice(&body);
@@ -518,10 +518,8 @@ pub(crate) mod tests {
                 let mut m = img.clone();
                 m[i] = v;
                 if let Ok(bi) = BootInfo::parse(&m, 4) {
-                    for r in bi.records().take(64) {
-                        if let Ok(r) = r {
-                            let _ = (r.cmdline().map(str::len), r.region());
-                        }
+                    for r in bi.records().take(64).flatten() {
+                        let _ = (r.cmdline().map(str::len), r.region());
                     }
                 }
             }

@@ -442,10 +442,7 @@ mod tests {
             MapItem::map(0x40_0000, fp).words(),
             [0x0040_0008, 0x0040_0160]
         );
-        assert_eq!(
-            MapItem::from_words([0x0040_000a, 0x160]).unwrap().grant,
-            true
-        );
+        assert!(MapItem::from_words([0x0040_000a, 0x160]).unwrap().grant);
         assert_eq!(MapItem::from_words([0x0040_0000, 0x160]), None);
     }
 

@@ -142,6 +142,43 @@ impl Boot {
         }
     }
 
+    /// A boot from a kickstart-config description (one source of truth for
+    /// command lines and module order): kickstart, the kernel and sigma0
+    /// always come from the Pistachio build and the root task from `roottask`;
+    /// the VM modules are the description's files, relative to its folder.
+    pub fn from_description(
+        p: &Pistachio,
+        roottask: &Path,
+        desc: &kickstart_config::QemuBoot,
+    ) -> Result<Boot, StageError> {
+        if desc.modules.len() < 3 {
+            return Err(StageError::TooFewModules(desc.modules.len()));
+        }
+        let fixed = [
+            (&p.kernel, "ia32-kernel"),
+            (&p.sigma0, "sigma0"),
+            (&roottask.to_path_buf(), "roottask"),
+        ];
+        let mut modules: Vec<Module> = fixed
+            .iter()
+            .zip(&desc.modules)
+            .map(|((file, name), m)| Module::new(*file, m.cmdline.clone()).named(*name))
+            .collect();
+        modules.extend(
+            desc.modules[3..]
+                .iter()
+                .map(|m| Module::new(&m.path, m.cmdline.clone())),
+        );
+        Ok(Boot {
+            loader: p.kickstart.clone(),
+            loader_args: desc.loader_cmdline.clone(),
+            modules,
+            memory_mib: 256,
+            icount: true,
+            extra_args: Vec::new(),
+        })
+    }
+
     /// Add a module after the existing ones.
     pub fn module(mut self, m: Module) -> Boot {
         self.modules.push(m);
@@ -203,8 +240,10 @@ impl Boot {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let loader = Module::new(&self.loader, "").named("kickstart");
         let all: Vec<&Module> = std::iter::once(&loader).chain(&self.modules).collect();
-        // Names and command lines first, so a bad boot is refused before any file is touched.
-        let mut seen = std::collections::HashSet::new();
+        // Names and command lines first, so a bad boot is refused before any
+        // file is touched. One file may appear several times (two VMs of the
+        // same guest); two different files may not share a name.
+        let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
         for m in &all {
             if m.name.is_empty() || m.name.contains([' ', ',', '/', '\n']) {
                 return Err(StageError::BadName(m.name.clone()));
@@ -214,8 +253,11 @@ impl Boot {
                     name: m.name.clone(),
                 });
             }
-            if !seen.insert(m.name.as_str()) {
-                return Err(StageError::DuplicateName(m.name.clone()));
+            match seen.insert(m.name.as_str(), m.source.as_path()) {
+                Some(other) if other != m.source => {
+                    return Err(StageError::DuplicateName(m.name.clone()))
+                }
+                _ => {}
             }
         }
         for m in &all {
@@ -297,6 +339,39 @@ mod tests {
     }
 
     #[test]
+    fn description_keeps_command_lines_and_replaces_boot_files() {
+        let desc = kickstart_config::QemuBoot {
+            loader: "/ex/kickstart".into(),
+            loader_cmdline: "maxmem=512M".into(),
+            modules: [
+                ("pistachio", ""),
+                ("sigma0", ""),
+                ("l4ka-resourcemon", "trace"),
+                ("wedge", "vmstart vmsize=64M"),
+            ]
+            .map(|(p, c)| kickstart_config::QemuModule {
+                path: format!("/ex/{p}").into(),
+                cmdline: c.into(),
+            })
+            .to_vec(),
+        };
+        let p = Pistachio {
+            kickstart: "/p/kickstart".into(),
+            kernel: "/p/k".into(),
+            sigma0: "/p/s0".into(),
+        };
+        let b = Boot::from_description(&p, Path::new("/b/roottask"), &desc).unwrap();
+        assert_eq!(b.loader, PathBuf::from("/p/kickstart"));
+        assert_eq!(b.loader_args, "maxmem=512M");
+        assert_eq!(
+            b.initrd_arg(),
+            "ia32-kernel,sigma0,roottask trace,wedge vmstart vmsize=64M"
+        );
+        assert_eq!(b.modules[2].source, PathBuf::from("/b/roottask"));
+        assert_eq!(b.modules[3].source, PathBuf::from("/ex/wedge"));
+    }
+
+    #[test]
     fn stage_links_files_and_writes_run_sh() {
         let tmp = std::env::temp_dir().join(format!("qemu-stage-{}", std::process::id()));
         let src = tmp.join("src");
@@ -322,7 +397,7 @@ mod tests {
     #[test]
     fn stage_rejects_what_qemu_cannot_carry() {
         let tmp = std::env::temp_dir().join(format!("qemu-stage-bad-{}", std::process::id()));
-        let b = sample().module(Module::new("/x/guest", "").named("linux"));
+        let b = sample().module(Module::new("/x/other", "").named("linux"));
         assert!(matches!(b.stage(&tmp), Err(StageError::DuplicateName(n)) if n == "linux"));
         assert!(
             matches!(sample().stage(&tmp), Err(StageError::MissingFile { name, .. }) if name == "kickstart")

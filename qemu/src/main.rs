@@ -19,6 +19,11 @@ struct Cli {
     /// The root task image (default: the one this workspace built).
     #[arg(long)]
     roottask: Option<PathBuf>,
+    /// A kickstart-config boot description (TOML): its command lines and VM
+    /// modules are used; kickstart, kernel and sigma0 come from the
+    /// Pistachio build, the root task from this workspace (or --roottask).
+    #[arg(long, conflicts_with_all = ["roottask_args", "modules", "kickstart_args"])]
+    config: Option<PathBuf>,
     /// The root task's command line.
     #[arg(long, default_value = "")]
     roottask_args: String,
@@ -64,8 +69,24 @@ fn main() -> ExitCode {
         .roottask
         .clone()
         .unwrap_or_else(|| PathBuf::from(resourcemon::ROOTTASK_ELF));
-    let mut boot = Boot::standard(&pistachio, &roottask, &cli.roottask_args);
-    boot.loader_args = cli.kickstart_args.clone();
+    let mut boot = match &cli.config {
+        None => {
+            let mut b = Boot::standard(&pistachio, &roottask, &cli.roottask_args);
+            b.loader_args = cli.kickstart_args.clone();
+            b
+        }
+        Some(path) => match kickstart_config::QemuBoot::load(path)
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                Boot::from_description(&pistachio, &roottask, &d).map_err(|e| e.to_string())
+            }) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(EXIT_SETUP_ERROR as u8);
+            }
+        },
+    };
     boot.memory_mib = cli.memory;
     boot.icount = !cli.no_icount;
     for m in &cli.modules {

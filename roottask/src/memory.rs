@@ -92,7 +92,7 @@ impl<const N: usize> MemoryTally<N> {
             base,
             size: 1u64.checked_shl(log2).unwrap_or(0),
         };
-        if !(MIN_LOG2..=MAX_LOG2).contains(&log2) || base % page.size != 0 {
+        if !(MIN_LOG2..=MAX_LOG2).contains(&log2) || !base.is_multiple_of(page.size) {
             return Err(TallyError::BadPage { page });
         }
         // Regions are kept sorted by base; find where the page goes.

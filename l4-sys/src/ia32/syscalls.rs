@@ -67,8 +67,9 @@ pub fn kip() -> Kip<'static> {
         Err(e) => {
             use core::fmt::Write;
             let _ = writeln!(super::kdb::Console, "l4-sys: bad KIP: {e}");
-            super::kdb::enter();
-            loop {}
+            loop {
+                super::kdb::enter();
+            }
         }
     }
 }

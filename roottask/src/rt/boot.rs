@@ -4,6 +4,7 @@ extern crate alloc;
 
 use super::{arch, heap, sigma0};
 use alloc::vec::Vec;
+use kickstart_config::plan::{ModuleInput, MAX_INPUT_MODULES};
 use l4_sys::bootinfo::{BootInfo, Record};
 use l4_sys::ia32::{self, kdb};
 use l4_sys::{Fpage, Rights, ThreadId, Time, Timeouts, WORD_BYTES};
@@ -38,7 +39,7 @@ impl core::fmt::Display for BootError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             BootError::BootInfoMapping(e, addr) => {
-                write!(f, "cannot map the boot info at {addr:#x}: {e}")
+                write!(f, "cannot map the boot-loader page at {addr:#x}: {e}")
             }
             BootError::BootInfo(e) => write!(f, "boot info unusable: {e}"),
             BootError::NoBootInfo => {
@@ -96,6 +97,8 @@ fn boot() -> Result<(), BootError> {
         }
     }
     println!("bootinfo: modules={modules}");
+    print_monitor_options(&bootinfo);
+    plan_vms(s0, &bootinfo);
 
     let tally = take_all_memory(s0);
     let t = ia32::system_clock();
@@ -152,6 +155,81 @@ fn map_boot_info(s0: ThreadId, addr: usize) -> Result<BootInfo<'static>, BootErr
     // SAFETY: all pages of [addr, addr + size) were mapped above.
     let bytes = unsafe { arch::phys_bytes(addr, size) };
     BootInfo::parse(bytes, WORD_BYTES).map_err(BootError::BootInfo)
+}
+
+/// The monitor's own options, from its boot-info record (the second
+/// SimpleExec: sigma0 comes first; resourcemon.md §1.4).
+fn print_monitor_options(bootinfo: &BootInfo<'_>) {
+    let own = bootinfo
+        .records()
+        .filter_map(Result::ok)
+        .filter(|r| matches!(r, Record::SimpleExec { .. }))
+        .nth(1)
+        .and_then(|r| r.cmdline());
+    match own.map(kickstart_config::parse_monitor) {
+        Some(Ok(o)) => println!("options: trace={} dhcp={}", o.trace, o.dhcp.is_some()),
+        Some(Err(e)) => println!("options: ignored: {e}"),
+        None => println!("options: no command line"),
+    }
+}
+
+/// Map every boot module (boot-loader regions are only served on request,
+/// x2-abi §6) and print the VM plan the boot-configuration language gives.
+fn plan_vms(s0: ThreadId, bootinfo: &BootInfo<'static>) {
+    let mut inputs: heapless::Vec<ModuleInput<'static>, MAX_INPUT_MODULES> = heapless::Vec::new();
+    for (start, size, cmdline) in bootinfo.records().filter_map(|r| match r {
+        Ok(Record::Module {
+            start,
+            size,
+            cmdline,
+        }) => Some((start as usize, size as usize, cmdline)),
+        _ => None,
+    }) {
+        let head = match map_region(s0, start, size) {
+            // SAFETY: the module's pages are mapped (1:1) and nobody writes them.
+            Ok(()) => unsafe { arch::phys_bytes(start, size.min(HEAD_BYTES)) },
+            Err(e) => {
+                println!("module at {start:#x}: {e}; planned without its contents");
+                &[]
+            }
+        };
+        if inputs
+            .push(ModuleInput {
+                cmdline,
+                head,
+                size,
+            })
+            .is_err()
+        {
+            println!("module at {start:#x}: more than {MAX_INPUT_MODULES} modules; ignored");
+        }
+    }
+    let plan = kickstart_config::plan::plan(&inputs);
+    println!(
+        "plan: groups={} ok={}",
+        plan.len(),
+        plan.iter().filter(|g| g.is_ok()).count()
+    );
+    for group in plan.iter() {
+        match group {
+            Ok(vm) => println!("plan: {vm}"),
+            Err(e) => println!("plan: error: {e}"),
+        }
+    }
+}
+
+/// Bytes of each module the planner looks at (ELF identification and header).
+const HEAD_BYTES: usize = 64;
+
+/// Request `[start, start + size)` from sigma0 page by page.
+fn map_region(s0: ThreadId, start: usize, size: usize) -> Result<(), BootError> {
+    let mut p = start & !0xfff;
+    while p < start + size.max(1) {
+        sigma0::request(s0, Fpage::from_parts(p as u32, 12, Rights::RWX))
+            .map_err(|e| BootError::BootInfoMapping(e, p))?;
+        p += 4096;
+    }
+    Ok(())
 }
 
 /// Take every page sigma0 will give, largest sizes first (anchors §7 item 6).

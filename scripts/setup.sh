@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine (root, or sudo).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
+# bindgen (l4-sys) loads libclang at build time.
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need+=(libclang-dev)
+# The ia32 images are linked through `cc -m32`.
+[ -d /usr/lib/gcc/x86_64-linux-gnu/12/32 ] || dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]}"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+# rust-toolchain.toml pins the toolchain and lists the ia32 target; make sure
+# both are present even with an older rustup that does not install targets.
+rustup show active-toolchain >/dev/null
+rustup target add i586-unknown-linux-gnu >/dev/null 2>&1 || true
+echo "setup: ok ($(rustc --version), $(qemu-system-i386 --version | head -n1))"
