@@ -69,10 +69,19 @@ fn main() {
 }
 
 /// Settings shared by every translation: data types and constants only, core types.
+///
+/// C types come from `raw::ilp32` / `raw::lp64` (by the clang target), not
+/// from `core::ffi`, so a translation for ia32 means the same on any host
+/// (`unsigned long` is 32 bits on ia32 even when the tests run on x86-64).
 fn base_builder(clang_target: &str) -> bindgen::Builder {
+    let ctypes = if clang_target.starts_with("x86_64") {
+        "crate::raw::lp64"
+    } else {
+        "crate::raw::ilp32"
+    };
     bindgen::Builder::default()
         .use_core()
-        .ctypes_prefix("core::ffi")
+        .ctypes_prefix(ctypes)
         .detect_include_paths(false)
         .clang_arg(format!("--target={clang_target}"))
         .clang_arg("-std=gnu99")
@@ -90,12 +99,16 @@ fn base_builder(clang_target: &str) -> bindgen::Builder {
         .layout_tests(false)
 }
 
-/// The Pistachio user include directory, if `PISTACHIO_DIR` names a usable one.
+/// The Pistachio user include directory, if `PISTACHIO_DIR` (or, when it is
+/// unset, `/opt/pistachio`, as the QEMU tool does) holds a usable one.
 ///
 /// Accepts either an install prefix (`$PISTACHIO_DIR/include/l4`) or a source
 /// tree (`$PISTACHIO_DIR/user/include/l4`).
 fn upstream_include_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env::var_os("PISTACHIO_DIR")?);
+    let dir = match env::var_os("PISTACHIO_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from("/opt/pistachio"),
+    };
     ["include", "user/include", "src/user/include"]
         .iter()
         .map(|sub| dir.join(sub))

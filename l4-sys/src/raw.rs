@@ -11,6 +11,38 @@
     clippy::all
 )]
 
+/// C types of a 32-bit (ILP32) target, whatever the host.
+pub mod ilp32 {
+    pub type c_char = i8;
+    pub type c_schar = i8;
+    pub type c_uchar = u8;
+    pub type c_short = i16;
+    pub type c_ushort = u16;
+    pub type c_int = i32;
+    pub type c_uint = u32;
+    pub type c_long = i32;
+    pub type c_ulong = u32;
+    pub type c_longlong = i64;
+    pub type c_ulonglong = u64;
+    pub use core::ffi::c_void;
+}
+
+/// C types of a 64-bit (LP64) target, whatever the host.
+pub mod lp64 {
+    pub type c_char = i8;
+    pub type c_schar = i8;
+    pub type c_uchar = u8;
+    pub type c_short = i16;
+    pub type c_ushort = u16;
+    pub type c_int = i32;
+    pub type c_uint = u32;
+    pub type c_long = i64;
+    pub type c_ulong = u64;
+    pub type c_longlong = i64;
+    pub type c_ulonglong = u64;
+    pub use core::ffi::c_void;
+}
+
 /// Types and constants for 32-bit x86, from the project's own header.
 pub mod ia32 {
     include!(concat!(env!("OUT_DIR"), "/own_ia32.rs"));

@@ -105,3 +105,100 @@ fn amd64_layout_doubles_ia32() {
     check_offsets!(r64::L4_Boot_SimpleExec_t, 2, { initial_ip: 0x30, cmdline_offset: 0x3c });
     assert_eq!(size_of::<r64::L4_Boot_Module_t>(), 0x30);
 }
+
+/// With a Pistachio build present, its own headers and the project's header
+/// must describe the same bytes (README: Pistachio).
+#[cfg(l4_upstream_headers)]
+#[test]
+fn own_header_agrees_with_pistachio_headers() {
+    use l4_sys::raw::upstream_ia32 as up;
+    macro_rules! same {
+        ($own:ty, $up:ty, [$($f:ident),* $(,)?]) => {
+            assert_eq!(size_of::<$own>(), size_of::<$up>(), stringify!($own));
+            $( assert_eq!(offset_of!($own, $f), offset_of!($up, $f), concat!(stringify!($own), ".", stringify!($f))); )*
+        };
+    }
+    same!(
+        r32::L4_KernelInterfacePage_t,
+        up::L4_KernelInterfacePage_t,
+        [
+            magic,
+            ApiVersion,
+            ApiFlags,
+            KernelVerPtr,
+            MemoryInfo,
+            MainMem,
+            ReservedMem,
+            DedicatedMem,
+            UtcbAreaInfo,
+            KipAreaInfo,
+            BootInfo,
+            ProcDescPtr,
+            ClockInfo,
+            ThreadInfo,
+            PageInfo,
+            ProcessorInfo,
+            SpaceControl,
+            ThreadControl,
+            ProcessorControl,
+            MemoryControl,
+            Ipc,
+            Lipc,
+            Unmap,
+            ExchangeRegisters,
+            SystemClock,
+            ThreadSwitch,
+            Schedule,
+        ]
+    );
+    same!(
+        r32::L4_BootInfo_t,
+        up::L4_BootInfo_t,
+        [magic, version, size, first_entry, num_entries]
+    );
+    same!(
+        r32::L4_BootRec_t,
+        up::L4_BootRec_t,
+        [type_, version, offset_next]
+    );
+    same!(
+        r32::L4_Boot_Module_t,
+        up::L4_Boot_Module_t,
+        [type_, start, size, cmdline_offset]
+    );
+    same!(
+        r32::L4_Boot_SimpleExec_t,
+        up::L4_Boot_SimpleExec_t,
+        [
+            text_pstart,
+            text_vstart,
+            text_size,
+            data_pstart,
+            data_vstart,
+            data_size,
+            bss_pstart,
+            bss_vstart,
+            bss_size,
+            initial_ip,
+            flags,
+            label,
+            cmdline_offset,
+        ]
+    );
+    same!(r32::L4_Boot_MBI_t, up::L4_Boot_MBI_t, [address]);
+    assert_eq!(
+        size_of::<r32::L4_ThreadId_t>(),
+        size_of::<up::L4_ThreadId_t>()
+    );
+    assert_eq!(size_of::<r32::L4_Fpage_t>(), size_of::<up::L4_Fpage_t>());
+    assert_eq!(size_of::<r32::L4_MsgTag_t>(), size_of::<up::L4_MsgTag_t>());
+    assert_eq!(
+        size_of::<r32::L4_MapItem_t>(),
+        size_of::<up::L4_MapItem_t>()
+    );
+    assert_eq!(size_of::<r32::L4_Time_t>(), size_of::<up::L4_Time_t>());
+    assert_eq!(
+        size_of::<r32::L4_MemoryDesc_t>(),
+        size_of::<up::L4_MemoryDesc_t>()
+    );
+}
