@@ -15,7 +15,7 @@ use std::process::Command;
 /// The built-in target used as a freestanding ia32 target (README "Target").
 const TARGET: &str = "i586-unknown-linux-gnu";
 /// The packages built for it, and their binaries.
-const IMAGES: &[(&str, &str)] = &[("roottask", "ROOTTASK")];
+const IMAGES: &[(&str, &str)] = &[("roottask", "ROOTTASK"), ("test-guest", "TEST_GUEST")];
 
 fn main() {
     let root =
@@ -24,7 +24,13 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target").join("ia32"));
     let profile = "release";
-    for dir in ["l4-sys", "roottask", "idl", "kickstart-config"] {
+    for dir in [
+        "l4-sys",
+        "roottask",
+        "idl",
+        "kickstart-config",
+        "tests/guest",
+    ] {
         println!("cargo::rerun-if-changed={}", root.join(dir).display());
     }
     println!(

@@ -8,6 +8,6 @@ scripts/setup.sh
 echo "== format";  cargo fmt --all --check
 echo "== clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== clippy (ia32 images)"
-cargo clippy --target i586-unknown-linux-gnu -p roottask -p l4-sys --quiet -- -D warnings
+cargo clippy --target i586-unknown-linux-gnu -p roottask -p l4-sys -p test-guest --quiet -- -D warnings
 echo "== kickstart-config examples"; bash kickstart-config/ci.sh
 echo "== tests";   cargo test --workspace

@@ -6,3 +6,8 @@
 
 /// The root task (resource monitor) ELF for ia32.
 pub const ROOTTASK_ELF: &str = env!("RESOURCEMON_ROOTTASK_ELF");
+
+/// The test guest ELF for ia32 (`tests/guest`): a VM module linked like an
+/// afterburn wedge at 0xBC000000 that checks the shared page, page faults
+/// and request_pages, and reports through IConsole.
+pub const TEST_GUEST_ELF: &str = env!("RESOURCEMON_TEST_GUEST_ELF");

@@ -12,7 +12,14 @@
 extern crate std;
 
 pub mod bootlog;
+#[allow(missing_docs, clippy::all)]
+/// The IPC interface generated from `idl/resourcemon.idl` (server side).
+pub mod ipc {
+    include!(concat!(env!("OUT_DIR"), "/resourcemon.rs"));
+}
 pub mod memory;
+pub mod server;
+pub mod vm;
 
 /// Printed on the console when the monitor has finished its work without error.
 ///

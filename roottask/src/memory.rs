@@ -144,6 +144,41 @@ impl<const N: usize> MemoryTally<N> {
         &self.regions
     }
 
+    /// Remove exactly `[base, base + size)`; `false` (and no change) unless
+    /// one region contains it. VM blocks are placed inside one received
+    /// region (`vm::placement`), so this succeeds for every placed block.
+    pub fn take_exact(&mut self, base: u64, size: u64) -> bool {
+        let Some(end) = base.checked_add(size) else {
+            return false;
+        };
+        if size == 0 {
+            return false;
+        }
+        let Some(i) = self
+            .regions
+            .iter()
+            .position(|r| r.base <= base && end <= r.end())
+        else {
+            return false;
+        };
+        let r = self.regions[i];
+        let below = Region {
+            base: r.base,
+            size: base - r.base,
+        };
+        let above = Region {
+            base: end,
+            size: r.end() - end,
+        };
+        self.regions.remove(i);
+        for part in [above, below] {
+            if part.size > 0 && self.regions.insert(i, part).is_err() {
+                self.dropped += part.size;
+            }
+        }
+        true
+    }
+
     /// Take `size` bytes (a multiple of 4 KiB) aligned to `align` from the
     /// regions, first fit from the top of memory; returns the base.
     pub fn take(&mut self, size: u64, align: u64) -> Option<u64> {
@@ -275,6 +310,32 @@ mod tests {
         assert_eq!(t.regions().len(), 2);
         assert_eq!(t.dropped(), 2 * 4096);
         assert_eq!(t.total(), 4 * 4096);
+    }
+
+    #[test]
+    fn take_exact_removes_only_contained_ranges() {
+        let mut t = MemoryTally::<8>::default();
+        t.add(0x40_0000, 22).unwrap();
+        assert!(
+            !t.take_exact(0x30_0000, 0x20_0000),
+            "straddles the region start"
+        );
+        assert!(!t.take_exact(0x40_0000, 0));
+        assert!(t.take_exact(0x50_0000, 0x10_0000));
+        assert_eq!(
+            t.regions(),
+            &[
+                Region {
+                    base: 0x40_0000,
+                    size: 0x10_0000
+                },
+                Region {
+                    base: 0x60_0000,
+                    size: 0x20_0000
+                }
+            ]
+        );
+        assert!(!t.take_exact(0x50_0000, 0x1000), "already taken");
     }
 
     #[test]

@@ -44,6 +44,17 @@ pub unsafe fn phys_bytes(addr: usize, len: usize) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(addr as *const u8, len) }
 }
 
+/// A writable view of `len` bytes of physical memory mapped 1:1.
+///
+/// # Safety
+/// `[addr, addr + len)` must be mapped read-write in this space, and the
+/// caller must have exclusive use of it while the view lives (no other
+/// view, not part of the heap or the image).
+#[allow(clippy::mut_from_ref)]
+pub unsafe fn phys_bytes_mut(addr: usize, len: usize) -> &'static mut [u8] {
+    unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len) }
+}
+
 /// Pages of the image, for the summary line.
 pub fn image_range() -> (usize, usize) {
     extern "C" {

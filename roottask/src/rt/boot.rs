@@ -2,29 +2,41 @@
 
 extern crate alloc;
 
+use super::serve::{serve, Ia32};
+use super::vms::VmStarter;
 use super::{arch, heap, sigma0};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use kickstart_config::plan::{ModuleInput, MAX_INPUT_MODULES};
 use l4_sys::bootinfo::{BootInfo, Record};
 use l4_sys::ia32::{self, kdb};
-use l4_sys::{Fpage, Rights, ThreadId, Time, Timeouts, WORD_BYTES};
+use l4_sys::kip::MemoryDesc;
+use l4_sys::{Fpage, Rights, ThreadId, WORD_BYTES};
 use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
 use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
-use roottask::{FAILURE_SENTINEL, SUCCESS_SENTINEL};
+use roottask::server::Monitor;
+use roottask::vm::threads::ThreadSpaces;
+use roottask::vm::BootModule;
+use roottask::FAILURE_SENTINEL;
 
 /// Size of the heap carved out of sigma0's memory.
 const HEAP_BYTES: u64 = 1 << 20;
 
 /// Entered from `_start` with a stack and a zeroed .bss.
 pub extern "C" fn rust_start() -> ! {
-    match boot() {
-        Ok(()) => {
-            println!("boot complete");
-            println!("{SUCCESS_SENTINEL}");
-        }
+    let mut starter = match boot() {
+        Ok(s) => s,
         Err(e) => fail(format_args!("{e}")),
-    }
-    idle()
+    };
+    println!("boot complete; starting VMs");
+    let mut monitor = Monitor::new(Ia32, starter.spaces);
+    starter.start_next(&mut monitor);
+    serve(&mut monitor, |m| {
+        if let Some(slot) = m.init_complete.take() {
+            println!("vm {slot}: init complete tsc={}", ia32::rdtsc());
+            starter.start_next(m);
+        }
+    })
 }
 
 /// A boot step that failed, with what it was doing.
@@ -53,7 +65,7 @@ impl core::fmt::Display for BootError {
     }
 }
 
-fn boot() -> Result<(), BootError> {
+fn boot() -> Result<VmStarter, BootError> {
     let ki = ia32::kernel_interface();
     let kip = ia32::kip();
     println!(
@@ -98,11 +110,11 @@ fn boot() -> Result<(), BootError> {
     }
     println!("bootinfo: modules={modules}");
     print_monitor_options(&bootinfo);
-    plan_vms(s0, &bootinfo);
+    let module_regions = map_modules(s0, &bootinfo);
 
     let tally = take_all_memory(s0);
-    let t = ia32::system_clock();
     println!("{tally}");
+    let t = ia32::system_clock();
     println!("time: memory total at {t} us tsc={}", ia32::rdtsc());
 
     let mut tally = tally;
@@ -112,16 +124,52 @@ fn boot() -> Result<(), BootError> {
     // SAFETY: `take` removed the range from the tally, so nothing else will
     // use it; sigma0 mapped it to us read-write at its physical address.
     unsafe { heap::init(base as usize, HEAP_BYTES as usize) };
-    let cmdlines: Vec<&str> = bootinfo
-        .records()
-        .filter_map(|r| r.ok()?.cmdline())
+
+    let modules: Vec<BootModule<'static>> = module_regions
+        .iter()
+        .map(|&(start, size, cmdline)| BootModule {
+            cmdline,
+            // SAFETY: map_modules mapped every module page (1:1, read-only
+            // use); boot modules are never written by anyone.
+            bytes: if size == usize::MAX {
+                &[]
+            } else {
+                unsafe { arch::phys_bytes(start, size) }
+            },
+        })
         .collect();
-    let (used, size) = heap::usage();
+    let inputs: Vec<ModuleInput<'static>> = modules
+        .iter()
+        .map(|m| ModuleInput {
+            cmdline: m.cmdline,
+            head: &m.bytes[..m.bytes.len().min(HEAD_BYTES)],
+            size: m.bytes.len(),
+        })
+        .collect();
+    let plan = Box::new(kickstart_config::plan::plan(&inputs));
     println!(
-        "heap: base={base:#x} size={size} used={used} (holding {} command lines)",
-        cmdlines.len()
+        "plan: groups={} ok={}",
+        plan.len(),
+        plan.iter().filter(|g| g.is_ok()).count()
     );
-    Ok(())
+    for group in plan.iter() {
+        match group {
+            Ok(vm) => println!("plan: {vm}"),
+            Err(e) => println!("plan: error: {e}"),
+        }
+    }
+    let (used, size) = heap::usage();
+    println!("heap: base={base:#x} size={size} used={used}");
+    let descs: Vec<MemoryDesc> = kip.memory_descs().collect();
+    let spaces = ThreadSpaces::from_user_base(kip.thread_info().user_base);
+    Ok(VmStarter::new(
+        modules,
+        plan,
+        descs,
+        tally,
+        arch::image_range().1 as u64,
+        spaces,
+    ))
 }
 
 /// Map the boot-info pages from sigma0 (boot-loader regions are not served
@@ -174,9 +222,14 @@ fn print_monitor_options(bootinfo: &BootInfo<'_>) {
 }
 
 /// Map every boot module (boot-loader regions are only served on request,
-/// x2-abi §6) and print the VM plan the boot-configuration language gives.
-fn plan_vms(s0: ThreadId, bootinfo: &BootInfo<'static>) {
-    let mut inputs: heapless::Vec<ModuleInput<'static>, MAX_INPUT_MODULES> = heapless::Vec::new();
+/// x2-abi §6); a module that cannot be mapped is kept with size `usize::MAX`
+/// as a marker, so module indexes still match the plan's.
+/// Runs before the heap exists, hence the fixed-size list.
+fn map_modules(
+    s0: ThreadId,
+    bootinfo: &BootInfo<'static>,
+) -> heapless::Vec<(usize, usize, &'static str), MAX_INPUT_MODULES> {
+    let mut out = heapless::Vec::new();
     for (start, size, cmdline) in bootinfo.records().filter_map(|r| match r {
         Ok(Record::Module {
             start,
@@ -185,37 +238,21 @@ fn plan_vms(s0: ThreadId, bootinfo: &BootInfo<'static>) {
         }) => Some((start as usize, size as usize, cmdline)),
         _ => None,
     }) {
-        let head = match map_region(s0, start, size) {
-            // SAFETY: the module's pages are mapped (1:1) and nobody writes them.
-            Ok(()) => unsafe { arch::phys_bytes(start, size.min(HEAD_BYTES)) },
+        if out.len() == MAX_INPUT_MODULES {
+            println!("module at {start:#x}: more than {MAX_INPUT_MODULES} modules; ignored");
+            continue;
+        }
+        match map_region(s0, start, size) {
+            Ok(()) => {
+                let _ = out.push((start, size, cmdline));
+            }
             Err(e) => {
                 println!("module at {start:#x}: {e}; planned without its contents");
-                &[]
+                let _ = out.push((start, usize::MAX, cmdline));
             }
-        };
-        if inputs
-            .push(ModuleInput {
-                cmdline,
-                head,
-                size,
-            })
-            .is_err()
-        {
-            println!("module at {start:#x}: more than {MAX_INPUT_MODULES} modules; ignored");
         }
     }
-    let plan = kickstart_config::plan::plan(&inputs);
-    println!(
-        "plan: groups={} ok={}",
-        plan.len(),
-        plan.iter().filter(|g| g.is_ok()).count()
-    );
-    for group in plan.iter() {
-        match group {
-            Ok(vm) => println!("plan: {vm}"),
-            Err(e) => println!("plan: error: {e}"),
-        }
-    }
+    out
 }
 
 /// Bytes of each module the planner looks at (ELF identification and header).
@@ -261,24 +298,6 @@ fn fail(what: core::fmt::Arguments<'_>) -> ! {
     println!("{FAILURE_SENTINEL}");
     loop {
         kdb::enter();
-    }
-}
-
-/// Wait forever without spinning (a receive from nobody never completes).
-fn idle() -> ! {
-    loop {
-        // SAFETY: a receive from nilthread transfers nothing into our space.
-        let _ = unsafe {
-            ia32::ipc(
-                ThreadId::NIL,
-                ThreadId::NIL,
-                Timeouts {
-                    send: Time::ZERO,
-                    receive: Time::NEVER,
-                },
-                l4_sys::MsgTag(0),
-            )
-        };
     }
 }
 

@@ -26,3 +26,17 @@ pub fn _print_line(args: fmt::Arguments<'_>) {
 macro_rules! println {
     ($($arg:tt)*) => { $crate::rt::console::_print_line(format_args!($($arg)*)) };
 }
+
+/// Print one line of a VM's console output, prefixed with the VM's slot
+/// (`vm1: ...`) instead of the monitor's prefix, so the log says who wrote it.
+pub fn guest_line(slot: usize, line: &[u8]) {
+    let mut log = Log;
+    let _ = write!(log, "vm{slot}: ");
+    for chunk in line.utf8_chunks() {
+        let _ = log.write_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            let _ = log.write_str("?");
+        }
+    }
+    let _ = log.write_str("\n");
+}

@@ -9,4 +9,6 @@ pub mod console;
 pub mod arch;
 pub mod boot;
 pub mod heap;
+pub mod serve;
 pub mod sigma0;
+pub mod vms;

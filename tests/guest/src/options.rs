@@ -1,0 +1,298 @@
+//! The VM's command line as the monitor writes it into `shared.cmdline`:
+//! the VM module's options string (path stripped, resourcemon.md §2.1).
+//!
+//! It carries the monitor's own options (`vmsize=`, `wedgeinstall=`, …),
+//! which tell the guest what the monitor should have done, and the guest's
+//! (`touch=`, `request=`, …), which the monitor passes through untouched.
+//! Tokens are separated by spaces and TABs; keys match whole tokens (the
+//! monitor itself does substring searches, which agree for the command
+//! lines the scenarios use).
+
+/// Default guest memory when neither `vmsize=` nor `mem=` gives one (§2.3).
+pub const DEFAULT_VMSIZE: u32 = 168 << 20;
+/// VM memory is rounded up to this (§3.1).
+pub const VMSIZE_ALIGN: u32 = 4 << 20;
+/// Priority of a VM's threads (§6.3); `ddos` adds [`DDOS_PRIO_BONUS`].
+pub const VM_PRIO: u32 = 102;
+/// Priority added for device-driver VMs.
+pub const DDOS_PRIO_BONUS: u32 = 10;
+
+/// Parse a number as the monitor does (§2.2): C `strtoul` with base 0
+/// (`0x` hex, leading `0` octal, else decimal; optional sign; saturating at
+/// `u32::MAX`), then one optional `K`/`M`/`G` suffix (multiplying modulo
+/// 2^32). Anything after that makes the value malformed: `None`.
+pub fn parse_number(text: &str) -> Option<u32> {
+    let s = text.trim_start_matches([' ', '\t']).as_bytes();
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if s.len() > 2 && (s[..2] == *b"0x" || s[..2] == *b"0X") && s[2].is_ascii_hexdigit() {
+            (16, &s[2..])
+        } else if s.first() == Some(&b'0') {
+            (8, s)
+        } else {
+            (10, s)
+        };
+    let mut value: u64 = 0;
+    let mut used = 0;
+    for &c in digits {
+        let Some(d) = (c as char).to_digit(radix) else {
+            break;
+        };
+        value = (value * radix as u64 + d as u64).min(u32::MAX as u64 + 1);
+        used += 1;
+    }
+    let mut value = if value > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        value as u32
+    };
+    if neg {
+        value = value.wrapping_neg();
+    }
+    let rest = &digits[used..];
+    let (factor, rest) = match rest.first() {
+        Some(b'K') => (1 << 10, &rest[1..]),
+        Some(b'M') => (1 << 20, &rest[1..]),
+        Some(b'G') => (1 << 30, &rest[1..]),
+        _ => (1, rest),
+    };
+    match rest.first() {
+        None | Some(b' ') | Some(b'\t') => Some(value.wrapping_mul(factor)),
+        Some(_) => None,
+    }
+}
+
+/// The command line, decoded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Options<'a> {
+    /// `name=`: printed in every line (default `test-guest`).
+    pub name: &'a str,
+    /// `touch=N`: pages to touch by page fault (default 16).
+    pub touch: u32,
+    /// `request=M`: pages to get with request_pages (default 4).
+    pub request: u32,
+    /// `expect-modules=K`: modules the monitor should have installed (default 0).
+    pub expect_modules: u32,
+    /// `module-seed=S`: seed of the module/ramdisk data pattern (default 0x5a).
+    pub module_seed: u32,
+    /// `expect-ramdisk=1`: the monitor should have installed a ramdisk.
+    pub expect_ramdisk: bool,
+    /// `vmsize=` as the monitor reads it (0 = absent or malformed).
+    pub vmsize: u32,
+    /// The first non-zero `mem=` (0 = none), the monitor's fallback for `vmsize=`.
+    pub mem: u32,
+    /// `wedgeinstall=` (0 = absent).
+    pub wedgeinstall: u32,
+    /// `offset=` (0 = absent).
+    pub offset: u32,
+    /// `vcpus=` (0 = absent).
+    pub vcpus: u32,
+    /// The `ddos` flag.
+    pub ddos: bool,
+    /// The `noclientdma` flag (only meaningful with `ddos`).
+    pub noclientdma: bool,
+    /// The first of the guest's own options whose value did not parse.
+    pub bad: Option<&'a str>,
+}
+
+impl<'a> Options<'a> {
+    /// Parse `cmdline` (already cut at its NUL).
+    pub fn parse(cmdline: &'a str) -> Options<'a> {
+        let mut o = Options {
+            name: "test-guest",
+            touch: 16,
+            request: 4,
+            expect_modules: 0,
+            module_seed: 0x5a,
+            expect_ramdisk: false,
+            vmsize: 0,
+            mem: 0,
+            wedgeinstall: 0,
+            offset: 0,
+            vcpus: 0,
+            ddos: false,
+            noclientdma: false,
+            bad: None,
+        };
+        let (mut vmsize, mut wedge, mut offset, mut vcpus) = (None, None, None, None);
+        for token in cmdline.split([' ', '\t']).filter(|t| !t.is_empty()) {
+            let (key, value) = token.split_once('=').unwrap_or((token, ""));
+            // The monitor's options: first occurrence wins, malformed = 0.
+            let rm = |slot: &mut Option<u32>| {
+                slot.get_or_insert(parse_number(value).unwrap_or(0));
+            };
+            // The guest's own: malformed values are reported.
+            let mut own = |slot: &mut u32| match parse_number(value) {
+                Some(v) => *slot = v,
+                None => {
+                    o.bad.get_or_insert(token);
+                }
+            };
+            match key {
+                "vmsize" => rm(&mut vmsize),
+                "wedgeinstall" => rm(&mut wedge),
+                "offset" => rm(&mut offset),
+                "vcpus" => rm(&mut vcpus),
+                "mem" if o.mem == 0 => o.mem = parse_number(value).unwrap_or(0),
+                "ddos" if value.is_empty() => o.ddos = true,
+                "noclientdma" if value.is_empty() => o.noclientdma = true,
+                "name" => o.name = value,
+                "touch" => own(&mut o.touch),
+                "request" => own(&mut o.request),
+                "expect-modules" => own(&mut o.expect_modules),
+                "module-seed" => own(&mut o.module_seed),
+                "expect-ramdisk" => {
+                    let mut v = 0;
+                    own(&mut v);
+                    o.expect_ramdisk = v != 0;
+                }
+                _ => {}
+            }
+        }
+        o.vmsize = vmsize.unwrap_or(0);
+        o.wedgeinstall = wedge.unwrap_or(0);
+        o.offset = offset.unwrap_or(0);
+        o.vcpus = vcpus.unwrap_or(0);
+        o
+    }
+
+    /// The VM size the monitor should have chosen (§2.3, §3.1): `vmsize=`,
+    /// else `mem=`, else 168 MB, rounded up to 4 MB.
+    pub fn phys_size(&self) -> u32 {
+        let requested = [self.vmsize, self.mem, DEFAULT_VMSIZE]
+            .into_iter()
+            .find(|&v| v != 0)
+            .unwrap_or(DEFAULT_VMSIZE);
+        crate::round_up(requested, VMSIZE_ALIGN)
+    }
+
+    /// The priority the monitor should have given the VM.
+    pub fn prio(&self) -> u32 {
+        VM_PRIO + if self.ddos { DDOS_PRIO_BONUS } else { 0 }
+    }
+
+    /// Whether the VM gets client DMA (`ddos` without `noclientdma`).
+    pub fn client_dma(&self) -> bool {
+        self.ddos && !self.noclientdma
+    }
+
+    /// The VCPU count the monitor should have written (`vcpus=` or 1).
+    pub fn vcpu_count(&self) -> u32 {
+        if self.vcpus == 0 {
+            1
+        } else {
+            self.vcpus
+        }
+    }
+
+    /// The wedge window's base the monitor should have computed: the entry
+    /// rounded down to 64 MB when `wedgeinstall=` is given, else 0.
+    pub fn wedge_vaddr(&self) -> u32 {
+        if self.wedgeinstall != 0 {
+            crate::WEDGE_VADDR
+        } else {
+            0
+        }
+    }
+}
+
+/// The text of a NUL-terminated byte field (the longest valid UTF-8 prefix).
+pub fn c_str(bytes: &[u8]) -> &str {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let bytes = &bytes[..end];
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_like_the_monitor() {
+        assert_eq!(parse_number("64M"), Some(64 << 20));
+        assert_eq!(parse_number("16M"), Some(16 << 20));
+        assert_eq!(parse_number("131072K"), Some(128 << 20));
+        assert_eq!(parse_number("0x1000000"), Some(0x100_0000));
+        assert_eq!(parse_number("0X10K"), Some(0x4000));
+        assert_eq!(parse_number("010"), Some(8));
+        assert_eq!(parse_number("0"), Some(0));
+        assert_eq!(parse_number("4G"), Some(0));
+        assert_eq!(parse_number("-1"), Some(u32::MAX));
+        assert_eq!(parse_number("99999999999"), Some(u32::MAX));
+        assert_eq!(parse_number("  12"), Some(12));
+        assert_eq!(parse_number("64MB"), None);
+        assert_eq!(parse_number("64m"), None);
+        assert_eq!(parse_number("M"), Some(0));
+        assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number("0x"), None);
+        assert_eq!(parse_number(""), Some(0));
+        assert_eq!(parse_number("09"), None);
+    }
+
+    #[test]
+    fn defaults() {
+        let o = Options::parse("");
+        assert_eq!(o.name, "test-guest");
+        assert_eq!(
+            (o.touch, o.request, o.expect_modules, o.module_seed),
+            (16, 4, 0, 0x5a)
+        );
+        assert!(!o.expect_ramdisk && !o.ddos);
+        assert_eq!(o.phys_size(), 168 << 20);
+        assert_eq!((o.prio(), o.vcpu_count(), o.wedge_vaddr()), (102, 1, 0));
+        assert_eq!(o.bad, None);
+    }
+
+    #[test]
+    fn a_scenario_line() {
+        let o = Options::parse(
+            "vmstart vmsize=30M wedgeinstall=16M\tname=vm1 touch=8 request=2 expect-modules=2 module-seed=0x11 expect-ramdisk=1 ddos vcpus=2 offset=0x10000000 unknown=5",
+        );
+        assert_eq!(o.name, "vm1");
+        assert_eq!(
+            (o.touch, o.request, o.expect_modules, o.module_seed),
+            (8, 2, 2, 0x11)
+        );
+        assert!(o.expect_ramdisk && o.ddos && o.client_dma());
+        assert_eq!(o.phys_size(), 32 << 20);
+        assert_eq!(o.wedgeinstall, 16 << 20);
+        assert_eq!(o.wedge_vaddr(), 0xBC00_0000);
+        assert_eq!(o.offset, 0x1000_0000);
+        assert_eq!((o.prio(), o.vcpu_count()), (112, 2));
+        assert_eq!(o.bad, None);
+    }
+
+    #[test]
+    fn monitor_options_first_wins_and_fall_back() {
+        let o = Options::parse("vmsize=64MB vmsize=8M mem=exactmap mem=20M");
+        // The first vmsize= is malformed (0 = absent); the monitor does not
+        // look for a second one, so mem= decides.
+        assert_eq!(o.vmsize, 0);
+        assert_eq!(o.mem, 20 << 20);
+        assert_eq!(o.phys_size(), 20 << 20);
+        let o = Options::parse("ddos noclientdma");
+        assert!(o.ddos && !o.client_dma());
+    }
+
+    #[test]
+    fn bad_own_options_are_reported() {
+        let o = Options::parse("touch=lots request=3 touch=5");
+        assert_eq!(o.bad, Some("touch=lots"));
+        assert_eq!((o.touch, o.request), (5, 3));
+    }
+
+    #[test]
+    fn c_strings() {
+        assert_eq!(c_str(b"abc\0def"), "abc");
+        assert_eq!(c_str(b"abc"), "abc");
+        assert_eq!(c_str(b"ab\xffc\0"), "ab");
+        assert_eq!(c_str(b"\0"), "");
+    }
+}
