@@ -206,3 +206,90 @@ mod tests {
         );
     }
 }
+
+/// The test guest as a VM module with `args` (its name in the run
+/// directory is `test-guest`; several VMs may share the file).
+pub fn guest(args: &str) -> Module {
+    Module::new(resourcemon::TEST_GUEST_ELF, args).named("test-guest")
+}
+
+/// The data pattern the test guest checks: byte j of module i is
+/// `(j * 7 + seed + i) % 251`.
+pub fn pattern(seed: u32, index: u32, size: usize) -> Vec<u8> {
+    (0..size as u32)
+        .map(|j| ((j.wrapping_mul(7) + seed + index) % 251) as u8)
+        .collect()
+}
+
+/// Names from the guests' `GUEST_PASS <name>` lines, in order.
+pub fn guest_passes(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let at = l.find("GUEST_PASS ")? + "GUEST_PASS ".len();
+            Some(l[at..].trim_end_matches(['\x06', ' ']).to_string())
+        })
+        .collect()
+}
+
+/// `(count, ns)` from guest lines `touched N pages, T ns per fault` or
+/// `requested M pages, T ns per request` (`what` = "touched" / "requested").
+pub fn guest_figures(lines: &[String], what: &str) -> Vec<(u64, u64)> {
+    let key = format!(": {what} ");
+    lines
+        .iter()
+        .filter_map(|l| {
+            let rest = &l[l.find(&key)? + key.len()..];
+            let mut w = rest.split([' ', ',']).filter(|s| !s.is_empty());
+            let n = w.next()?.parse().ok()?;
+            let _pages = w.next()?;
+            let ns = w.next()?.parse().ok()?;
+            Some((n, ns))
+        })
+        .collect()
+}
+
+/// The monitor's summary `vms: started=S failed=F all init complete tsc=T`.
+pub fn vm_summary<'a>(monitor_lines: impl Iterator<Item = &'a str>) -> Option<(u64, u64, u64)> {
+    let l = monitor_lines.into_iter().find(|l| l.starts_with("vms: "))?;
+    let l = format!(" {l}");
+    Some((
+        number(field(&l, "started")?)?,
+        number(field(&l, "failed")?)?,
+        number(field(&l, "tsc")?)?,
+    ))
+}
+
+/// Position of the first monitor line starting with `prefix`.
+pub fn position<'a>(monitor_lines: impl Iterator<Item = &'a str>, prefix: &str) -> Option<usize> {
+    monitor_lines
+        .into_iter()
+        .position(|l| l.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod guest_line_tests {
+    use super::*;
+
+    #[test]
+    fn reads_guest_lines() {
+        let lines: Vec<String> = [
+            "vm1: guest a: touched 64 pages, 2108 ns per fault",
+            "vm1: guest a: requested 16 pages, 2377 ns per request",
+            "vm1: guest a: GUEST_PASS a\x06",
+            "vm2: guest b: GUEST_PASS b\x06",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(guest_passes(&lines), ["a", "b"]);
+        assert_eq!(guest_figures(&lines, "touched"), [(64, 2108)]);
+        assert_eq!(guest_figures(&lines, "requested"), [(16, 2377)]);
+        let mon = [
+            "vm 1: started",
+            "vms: started=2 failed=1 all init complete tsc=273296144",
+        ];
+        assert_eq!(vm_summary(mon.iter().copied()), Some((2, 1, 273_296_144)));
+        assert_eq!(position(mon.iter().copied(), "vms:"), Some(1));
+        assert_eq!(pattern(0x5a, 1, 3), [91, 98, 105]);
+    }
+}

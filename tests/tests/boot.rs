@@ -6,15 +6,178 @@
 //! turns a skip into a failure (for machines that must have one).
 //! `BOOT_SCENARIOS=name,name` runs a subset.
 
-use qemu::Pistachio;
+use qemu::{Module, Pistachio};
 use tests::{
-    module_file, printed_records, printed_tsc, printed_value, run_boot, scenario_expect,
-    standard_boot, PrintedRecord, ScenarioResult,
+    guest, guest_figures, guest_passes, module_file, pattern, position, printed_records,
+    printed_tsc, printed_value, run_boot, scenario_expect, standard_boot, vm_summary,
+    PrintedRecord, ScenarioResult,
 };
 
 type Scenario = fn(&Pistachio) -> Result<String, String>;
 
-const SCENARIOS: &[(&str, Scenario)] = &[("first-boot", first_boot), ("from-config", from_config)];
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("first-boot", first_boot),
+    ("from-config", from_config),
+    ("one-vm", one_vm),
+    ("two-vms", two_vms),
+    ("clones", clones),
+    ("modules-and-ramdisk", modules_and_ramdisk),
+    ("broken-group", broken_group),
+    ("scale-1", |p| scale(p, 1)),
+    ("scale-4", |p| scale(p, 4)),
+    ("scale-15", |p| scale(p, 15)),
+];
+
+const SEED: u32 = 0x5a;
+
+fn data(scenario: &str, file: &str, index: u32, size: usize, args: &str) -> Result<Module, String> {
+    module_file(scenario, file, &pattern(SEED, index, size), args).map_err(|e| e.to_string())
+}
+
+/// Run a VM boot and require: every expected guest passed, in start order,
+/// and the monitor's summary says `started` VMs started and `failed` failed.
+fn run_vms(
+    scenario: &str,
+    boot: qemu::Boot,
+    want_passes: &[&str],
+    started: u64,
+    failed: u64,
+) -> Result<(qemu::RunOutcome, u64), String> {
+    let out = run_boot(scenario, &boot, scenario_expect())?;
+    let passes = guest_passes(&out.lines);
+    if passes != want_passes {
+        return Err(format!("guest passes {passes:?}, want {want_passes:?}"));
+    }
+    let (s, f, tsc) = vm_summary(out.monitor_lines()).ok_or("no `vms:` summary line")?;
+    if (s, f) != (started, failed) {
+        return Err(format!(
+            "monitor summary started={s} failed={f}, want started={started} failed={failed}"
+        ));
+    }
+    Ok((out, tsc))
+}
+
+fn figures(out: &qemu::RunOutcome) -> String {
+    let f = guest_figures(&out.lines, "touched");
+    let r = guest_figures(&out.lines, "requested");
+    format!("page faults {f:?} (count, virtual ns each), request_pages {r:?}")
+}
+
+/// One VM (the test guest as a wedge) with two extra modules.
+fn one_vm(p: &Pistachio) -> Result<String, String> {
+    let s = "one-vm";
+    let boot = standard_boot(p, "")
+        .module(guest(
+            "vmstart vmsize=32M wedgeinstall=16M name=one touch=64 request=16 expect-modules=2",
+        ))
+        .module(data(s, "m0", 0, 10_000, "first module")?)
+        .module(data(s, "m1", 1, 5_000, "second")?);
+    let (out, _) = run_vms(s, boot, &["one"], 1, 0)?;
+    Ok(figures(&out))
+}
+
+/// Two VMs: the second starts only after the first reported init complete.
+fn two_vms(p: &Pistachio) -> Result<String, String> {
+    let s = "two-vms";
+    let boot = standard_boot(p, "")
+        .module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=a expect-modules=1",
+        ))
+        .module(data(s, "a0", 0, 3_000, "for a")?)
+        .module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=b expect-modules=1",
+        ))
+        .module(data(s, "b0", 0, 7_000, "for b")?);
+    let (out, _) = run_vms(s, boot, &["a", "b"], 2, 0)?;
+    let a_done = position(out.monitor_lines(), "vm 1: init complete");
+    let b_start = position(out.monitor_lines(), "vm 2: started");
+    match (a_done, b_start) {
+        (Some(a), Some(b)) if a < b => Ok(format!(
+            "vm 2 started after vm 1's init complete; {}",
+            figures(&out)
+        )),
+        _ => Err(format!(
+            "start order: vm 1 init complete at {a_done:?}, vm 2 started at {b_start:?}"
+        )),
+    }
+}
+
+/// `clones=3`: three independent instances of one group.
+fn clones(p: &Pistachio) -> Result<String, String> {
+    let s = "clones";
+    let boot = standard_boot(p, "")
+        .module(guest(
+            "vmstart clones=3 vmsize=16M wedgeinstall=8M name=c expect-modules=1",
+        ))
+        .module(data(s, "c0", 0, 4_096, "shared module")?);
+    let (out, _) = run_vms(s, boot, &["c", "c", "c"], 3, 0)?;
+    for slot in 1..=3 {
+        let prefix = format!("vm {slot}: started");
+        position(out.monitor_lines(), &prefix).ok_or(format!("no `{prefix}` line"))?;
+    }
+    Ok("three clones in slots 1-3 passed".into())
+}
+
+/// A VM with two extra modules and a VM in ramdisk mode on one boot line.
+fn modules_and_ramdisk(p: &Pistachio) -> Result<String, String> {
+    let s = "modules-and-ramdisk";
+    let boot = standard_boot(p, "")
+        .module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=mods expect-modules=2",
+        ))
+        .module(data(s, "x0", 0, 12_345, "x0 args")?)
+        .module(data(s, "x1", 1, 4_096, "x1 args")?)
+        .module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=rd initrd expect-ramdisk=1",
+        ))
+        .module(data(s, "ramdisk", 0, 50_000, "")?);
+    run_vms(s, boot, &["mods", "rd"], 2, 0)?;
+    Ok("module mode and ramdisk mode both verified by the guests".into())
+}
+
+/// Broken groups between good ones: a VM module that is no ELF and a VM
+/// too large for the machine are reported; both good VMs still pass.
+fn broken_group(p: &Pistachio) -> Result<String, String> {
+    let s = "broken-group";
+    let boot = standard_boot(p, "")
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=good1"))
+        .module(data(s, "noelf", 0, 8_192, "vmstart vmsize=16M")?)
+        .module(guest("vmstart vmsize=2G wedgeinstall=8M name=huge"))
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=good2"));
+    let (out, _) = run_vms(s, boot, &["good1", "good2"], 2, 2)?;
+    let noelf = out
+        .monitor_lines()
+        .find(|l| l.starts_with("plan: error: ") && l.contains("module 1") && l.contains("ELF"));
+    let huge = out.monitor_lines().find(|l| {
+        l.starts_with("vm group 2 ")
+            && l.contains("not started")
+            && l.contains("vmsize=")
+            && l.contains("no room")
+    });
+    match (noelf, huge) {
+        (Some(a), Some(b)) => Ok(format!("reported: {a:?}; {b:?}")),
+        _ => Err(format!(
+            "missing error lines: not-ELF {noelf:?}, too large {huge:?}"
+        )),
+    }
+}
+
+/// N clones of a small VM: virtual time until the last one's init complete.
+fn scale(p: &Pistachio, n: u32) -> Result<String, String> {
+    let s = format!("scale-{n}");
+    let boot = standard_boot(p, "").module(guest(&format!(
+        "vmstart clones={n} vmsize=8M wedgeinstall=4M name=s touch=16 request=4"
+    )));
+    let want: Vec<&str> = vec!["s"; n as usize];
+    let (out, last) = run_vms(&s, boot, &want, n as u64, 0)?;
+    let entry = printed_tsc(out.monitor_lines(), "entry").ok_or("no entry time")?;
+    Ok(format!(
+        "{n} VMs: last client_init_complete at {last} ns virtual since reset, {} ns since the monitor's entry ({} ns per VM); {:.1}s wall",
+        last - entry,
+        (last - entry) / n as u64,
+        out.elapsed.as_secs_f64()
+    ))
+}
 
 /// A boot written as a kickstart-config description: the QEMU tool boots
 /// from the description's generated arguments, and the monitor receives

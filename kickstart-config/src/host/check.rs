@@ -371,6 +371,15 @@ pub fn check_entry(e: &Entry, machine: &Machine) -> Report {
             Ok(p) => {
                 lines.push(p.to_string());
                 need += u64::from(p.size) * u64::from(p.instances);
+                if p.options.wedgeinstall != 0 && (p.ramdisk.is_some() || p.installed.is_empty()) {
+                    let s = vms[p.vm_module];
+                    let why = if p.ramdisk.is_some() {
+                        "ramdisk mode (/dev/ram, /dev/rd/ or initrd) on a wedge line: an afterburn wedge finds its kernel in modules[], which stays empty in ramdisk mode (spec §2.3); put these words on the kernel's line"
+                    } else {
+                        "wedgeinstall= is set but the group has no module for the wedge to boot; expected a kernel module after the wedge"
+                    };
+                    push(&mut d, Severity::Warning, s, 0, whole(s), why.into());
+                }
                 if p.original_instances != p.instances {
                     let s = vms[p.vm_module];
                     push(&mut d, Severity::Warning, s, 0, whole(s), std::format!("the original starts only {} instance(s) of this group, not {}: its clone counter is never reset between groups (spec §1.5)", p.original_instances, p.instances));

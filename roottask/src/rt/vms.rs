@@ -140,8 +140,9 @@ impl VmStarter {
         }
         if monitor.waiting_for.is_none() && !self.finished {
             self.finished = true;
+            let (used, size) = super::heap::usage();
             println!(
-                "vms: started={} failed={} all init complete tsc={}",
+                "vms: started={} failed={} all init complete tsc={} heap used={used} of {size}",
                 self.started,
                 self.failed,
                 ia32::rdtsc()
