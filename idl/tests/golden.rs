@@ -948,11 +948,11 @@ fn undeclared_exceptions_are_silent() {
             &[0x0047_0007, 1, 2, 3, 4, 5, 6, 7],
             Reply::NoReply(NoReply::UndeclaredException(10)),
         ),
-        // tid_to_space_id: unknown_client is not in raises.
+        // tid_to_space_id declares only unknown_client.
         (
-            ServerError::Exception(E::UnknownClient),
+            ServerError::Exception(E::InvalidMemRegion),
             &[0x004e_0001, 9],
-            Reply::NoReply(NoReply::UndeclaredException(1)),
+            Reply::NoReply(NoReply::UndeclaredException(2)),
         ),
         // page fault from an unknown client / invalid address.
         (

@@ -29,7 +29,12 @@ pub extern "C" fn rust_start() -> ! {
         Err(e) => fail(format_args!("{e}")),
     };
     println!("boot complete; starting VMs");
-    let mut monitor = Monitor::new(Ia32, starter.spaces);
+    let mut monitor = Monitor::new(
+        Ia32,
+        starter.spaces,
+        starter.irq_lines,
+        super::serve::REMAP_BASE,
+    );
     starter.start_next(&mut monitor);
     serve(&mut monitor, |m| {
         if let Some(slot) = m.init_complete.take() {

@@ -6,8 +6,7 @@
 
 use l4_sys::ia32::{self, utcb};
 use l4_sys::{Acceptor, KernelError, MsgTag, ThreadId, Time, Timeouts};
-use roottask::ipc::iresourcemon;
-use roottask::server::{Monitor, Platform};
+use roottask::server::{self, Monitor, Platform};
 
 /// The ia32 machine as the server sees it.
 pub struct Ia32;
@@ -69,7 +68,33 @@ impl Platform for Ia32 {
             .map(|_| ())
         }
     }
+
+    fn schedule(
+        &mut self,
+        dest: idl::ThreadId,
+        processor: idl::Word,
+        priority: idl::Word,
+    ) -> Result<(), KernelError> {
+        ia32::schedule(ThreadId(dest.0), !0, processor, priority, !0).map(|_| ())
+    }
+
+    fn unmap(&mut self, fpage: idl::Fpage, flush: bool) -> idl::Fpage {
+        // SAFETY: the server only unmaps VM memory and device window pages,
+        // which the monitor itself never uses (a flush of a window page
+        // removes it from the monitor, which keeps no reference to it).
+        idl::Fpage(unsafe { ia32::unmap(0, flush, l4_sys::Fpage(fpage.0)) }.0)
+    }
+
+    fn map_device_frame(&mut self, phys: idl::Word, at: idl::Word) -> bool {
+        super::sigma0::request_at(l4_sys::Fpage::from_parts(phys, 12, l4_sys::Rights::RWX), at)
+            .is_ok()
+    }
 }
+
+/// Base of the device remap window: 1 MB below the monitor's UTCB area
+/// (0xBF000000), above physical RAM on every machine this monitor runs on
+/// (VMs and the monitor's 1:1 mappings stay below `max_phys`).
+pub const REMAP_BASE: idl::Word = 0xBE00_0000;
 
 const WAIT: Timeouts = Timeouts {
     send: Time::ZERO,
@@ -104,7 +129,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
         for i in 3..=n {
             msg.mr[i] = utcb::mr(i);
         }
-        let reply = iresourcemon::dispatch(monitor, idl::ThreadId(r.from.0), &mut msg);
+        let reply = server::dispatch(monitor, idl::ThreadId(r.from.0), &mut msg);
         if let idl::Reply::Rejected(e) = &reply {
             monitor.stats.refused += 1;
             println!("request from {}: rejected: {e}", r.from);

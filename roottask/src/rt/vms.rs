@@ -17,7 +17,7 @@ use l4_sys::ia32::{self, utcb};
 use l4_sys::kip::MemoryDesc;
 use l4_sys::{KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::memory::{MemoryTally, Region};
-use roottask::server::{Monitor, VmEntry};
+use roottask::server::{Device, Monitor, VmEntry};
 use roottask::vm::placement::HostMemory;
 use roottask::vm::shared::SHARED_SIZE;
 use roottask::vm::threads::{ThreadSpaces, MAX_VM};
@@ -41,6 +41,8 @@ pub struct VmStarter {
     pub image_end: u64,
     /// Thread-number ranges.
     pub spaces: ThreadSpaces,
+    /// Interrupt lines (KIP SystemBase), for the interrupt proxies.
+    pub irq_lines: u32,
     /// (group, instance) in start order.
     sequence: Vec<(usize, u32)>,
     next: usize,
@@ -107,6 +109,7 @@ impl VmStarter {
             tally,
             image_end,
             spaces,
+            irq_lines: 0,
             sequence,
             next: 0,
             blocks: [None; MAX_VM],
@@ -193,12 +196,22 @@ impl VmStarter {
         );
         self.load(&build).map_err(DisplayBox::Start)?;
         create_and_start(&build, self.spaces.monitor_tid()).map_err(DisplayBox::Start)?;
+        let devices: Vec<Device> = build
+            .shared
+            .devices
+            .entries
+            .iter()
+            .map(|d| Device {
+                low: d.low,
+                high: d.high,
+                kind: d.kind.unwrap_or(0),
+            })
+            .collect();
         monitor.vms[slot] = Some(VmEntry::new(
             build.layout,
             build.shared_haddr(),
             plan.options.ddos,
-            idl::Fpage(build.kip_area.0),
-            idl::Fpage(build.utcb_area.0),
+            &devices,
         ));
         Ok(slot)
     }
