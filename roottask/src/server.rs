@@ -14,7 +14,7 @@
 //! stubs understand, except where the protocol has no error reply: page
 //! faults (no reply: the faulting thread stays blocked, as upstream) and the
 //! sigma0-protocol `request_pages` (a nil map item, as sigma0 answers).
-//! See `roottask/DIFFERENCES.md` for the full list.
+//! `roottask/DIFFERENCES.md` lists every difference from the original.
 
 use core::fmt;
 
