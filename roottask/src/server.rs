@@ -1331,7 +1331,10 @@ mod tests {
         // Unmapping: the last reference flushes the window page.
         assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
         assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
-        assert_eq!(m.platform.unmaps, [(0xbe00_00c7, false), (0xbe00_00c7, true)]);
+        assert_eq!(
+            m.platform.unmaps,
+            [(0xbe00_00c7, false), (0xbe00_00c7, true)]
+        );
         assert_eq!(x(m.unmap_device(tid(2, 0), vga, 7)), RmX::DeviceNotMapped);
     }
 

@@ -293,3 +293,42 @@ mod guest_line_tests {
         assert_eq!(pattern(0x5a, 1, 3), [91, 98, 105]);
     }
 }
+
+/// `key=value` (a number) from the first monitor line starting with `prefix`.
+pub fn monitor_value<'a>(
+    mut monitor_lines: impl Iterator<Item = &'a str>,
+    prefix: &str,
+    key: &str,
+) -> Option<u64> {
+    let l = monitor_lines.find(|l| l.starts_with(prefix))?;
+    field(&format!(" {l}"), key).and_then(number)
+}
+
+#[cfg(test)]
+mod monitor_value_tests {
+    use super::*;
+
+    #[test]
+    fn reads_heap_and_stats() {
+        let lines = [
+            "boot complete; heap used=4980 of 1048576; starting VMs",
+            "vms: started=2 failed=0 all init complete tsc=5 heap used=4980 of 1048576 requests=300123 faults=40 pages=10 refused=7",
+        ];
+        assert_eq!(
+            monitor_value(lines.iter().copied(), "boot complete", "used"),
+            Some(4980)
+        );
+        assert_eq!(
+            monitor_value(lines.iter().copied(), "vms:", "used"),
+            Some(4980)
+        );
+        assert_eq!(
+            monitor_value(lines.iter().copied(), "vms:", "requests"),
+            Some(300_123)
+        );
+        assert_eq!(
+            monitor_value(lines.iter().copied(), "vms:", "refused"),
+            Some(7)
+        );
+    }
+}

@@ -28,7 +28,8 @@ pub extern "C" fn rust_start() -> ! {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e}")),
     };
-    println!("boot complete; starting VMs");
+    let (used, size) = super::heap::usage();
+    println!("boot complete; heap used={used} of {size}; starting VMs");
     let mut monitor = Monitor::new(
         Ia32,
         starter.spaces,

@@ -144,11 +144,16 @@ impl VmStarter {
         if monitor.waiting_for.is_none() && !self.finished {
             self.finished = true;
             let (used, size) = super::heap::usage();
+            let st = monitor.stats;
             println!(
-                "vms: started={} failed={} all init complete tsc={} heap used={used} of {size}",
+                "vms: started={} failed={} all init complete tsc={} heap used={used} of {size} requests={} faults={} pages={} refused={}",
                 self.started,
                 self.failed,
-                ia32::rdtsc()
+                ia32::rdtsc(),
+                st.requests,
+                st.faults_served,
+                st.pages_requested,
+                st.refused
             );
             println!("{SUCCESS_SENTINEL}");
         }
