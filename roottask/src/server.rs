@@ -973,20 +973,7 @@ impl<P: Platform> ivmcontrol::Server for Monitor<P> {
         caller: ThreadId,
         space_id: Word,
     ) -> VmcResult<(Word, Word)> {
-        self.stats.requests += 1;
-        let slot = self.vm_of(
-            caller,
-            "IVMControl.get_space_phys_range",
-            ivmcontrol::Exception::UnknownClient.into(),
-        )?;
-        let space = space_id as usize;
-        if space >= MAX_VM || !self.may_inspect(slot, space) {
-            return Err(self.refuse(
-                slot,
-                ivmcontrol::Exception::NoPermission.into(),
-                format_args!("IVMControl.get_space_phys_range of vm {space_id}"),
-            ));
-        }
+        let space = self.inspectable(caller, space_id, "IVMControl.get_space_phys_range")?;
         Ok(self.vms[space]
             .as_ref()
             .map_or((0, 0), |vm| (vm.layout.haddr_base as Word, vm.layout.size)))
@@ -999,20 +986,7 @@ impl<P: Platform> ivmcontrol::Server for Monitor<P> {
         offset: Word,
         request_size: Word,
     ) -> VmcResult<StringItem> {
-        self.stats.requests += 1;
-        let slot = self.vm_of(
-            caller,
-            "get_space_block",
-            ivmcontrol::Exception::UnknownClient.into(),
-        )?;
-        let space = space_id as usize;
-        if space >= MAX_VM || !self.may_inspect(slot, space) {
-            return Err(self.refuse(
-                slot,
-                ivmcontrol::Exception::NoPermission.into(),
-                format_args!("get_space_block of vm {space_id}"),
-            ));
-        }
+        let space = self.inspectable(caller, space_id, "get_space_block")?;
         let Some(vm) = self.vms[space].as_ref() else {
             return Ok(StringItem { addr: 0, len: 0 });
         };
@@ -1032,6 +1006,24 @@ impl<P: Platform> ivmcontrol::Server for Monitor<P> {
             "IVMControl perfmon scan from {:#x}: not built",
             caller.0
         ));
+    }
+}
+
+impl<P: Platform> Monitor<P> {
+    /// The VM slot `space_id` if the caller may look at it (its own, or
+    /// any for a `ddos` caller): IVMControl's access rule.
+    fn inspectable(&mut self, caller: ThreadId, space_id: Word, op: &str) -> VmcResult<usize> {
+        self.stats.requests += 1;
+        let slot = self.vm_of(caller, op, ivmcontrol::Exception::UnknownClient.into())?;
+        let space = space_id as usize;
+        if space >= MAX_VM || !self.may_inspect(slot, space) {
+            return Err(self.refuse(
+                slot,
+                ivmcontrol::Exception::NoPermission.into(),
+                format_args!("{op} of vm {space_id}"),
+            ));
+        }
+        Ok(space)
     }
 }
 
