@@ -192,7 +192,11 @@ pub struct Monitor<P: Platform> {
     pub waiting_for: Option<usize>,
     /// Counters.
     pub stats: Stats,
+    logged_refusals: [u32; MAX_VM],
 }
+
+/// Refusals logged per VM before the log goes quiet.
+pub const LOGGED_REFUSALS: u32 = 32;
 
 type RmResult<T> = Result<T, ServerError<iresourcemon::Exception>>;
 use iresourcemon::Exception as RmX;
@@ -214,6 +218,7 @@ impl<P: Platform> Monitor<P> {
             init_complete: None,
             waiting_for: None,
             stats: Stats::default(),
+            logged_refusals: [0; MAX_VM],
         }
     }
 
@@ -256,7 +261,9 @@ impl<P: Platform> Monitor<P> {
         }
     }
 
-    /// Count and log a refusal, returning `err`.
+    /// Count and log a refusal, returning `err`. Each VM's first
+    /// [`LOGGED_REFUSALS`] refusals are logged; after that only counted, so
+    /// a hostile guest cannot flood the console.
     fn refuse<E>(
         &mut self,
         slot: usize,
@@ -264,7 +271,17 @@ impl<P: Platform> Monitor<P> {
         why: fmt::Arguments<'_>,
     ) -> ServerError<E> {
         self.stats.refused += 1;
-        self.platform.log(format_args!("vm {slot}: refused: {why}"));
+        let logged = &mut self.logged_refusals[slot % MAX_VM];
+        if *logged < LOGGED_REFUSALS {
+            *logged += 1;
+            let last = *logged == LOGGED_REFUSALS;
+            self.platform.log(format_args!("vm {slot}: refused: {why}"));
+            if last {
+                self.platform.log(format_args!(
+                    "vm {slot}: further refusals are counted, not logged"
+                ));
+            }
+        }
         err
     }
 
@@ -275,9 +292,8 @@ impl<P: Platform> Monitor<P> {
 
     /// A nil map item: the sigma0 protocol's "no" (`request_pages`).
     fn nil_item(&mut self, slot: usize, why: fmt::Arguments<'_>) -> MapItem {
-        self.stats.refused += 1;
-        self.platform
-            .log(format_args!("vm {slot}: refused: {why}; nil fpage"));
+        let _: ServerError<()> =
+            self.refuse(slot, ServerError::NoReply, format_args!("{why}; nil fpage"));
         MapItem::map(0, Fpage::NIL)
     }
 
@@ -1418,6 +1434,36 @@ mod tests {
         assert_eq!(
             m.put_chars(ThreadId((7 << 14) | 1), 0, &s),
             Err(ServerError::Exception(iconsole::Exception::UnknownClient))
+        );
+    }
+
+    #[test]
+    fn refusal_logging_is_bounded_per_vm() {
+        let mut m = monitor();
+        let other = tid(2, 0);
+        for _ in 0..100 {
+            let _ = m.space_control(tid(1, 0), other, 0, Fpage::NIL, Fpage::NIL, ThreadId(0));
+        }
+        assert_eq!(m.stats.refused, 100);
+        let vm1 = m
+            .platform
+            .log
+            .iter()
+            .filter(|l| l.starts_with("vm 1: "))
+            .count();
+        assert_eq!(
+            vm1,
+            LOGGED_REFUSALS as usize + 1,
+            "32 refusals and one note"
+        );
+        let _ = m.space_control(tid(2, 0), tid(1, 0), 0, Fpage::NIL, Fpage::NIL, ThreadId(0));
+        assert!(
+            m.platform
+                .log
+                .last()
+                .unwrap()
+                .starts_with("vm 2: refused: "),
+            "other VMs still log"
         );
     }
 

@@ -168,14 +168,16 @@ fn boot() -> Result<VmStarter, BootError> {
     println!("heap: base={base:#x} size={size} used={used}");
     let descs: Vec<MemoryDesc> = kip.memory_descs().collect();
     let spaces = ThreadSpaces::from_user_base(kip.thread_info().user_base);
-    Ok(VmStarter::new(
+    let mut starter = VmStarter::new(
         modules,
         plan,
         descs,
         tally,
         arch::image_range().1 as u64,
         spaces,
-    ))
+    );
+    starter.irq_lines = kip.thread_info().system_base;
+    Ok(starter)
 }
 
 /// Map the boot-info pages from sigma0 (boot-loader regions are not served

@@ -270,6 +270,13 @@ impl Display for Fp {
     }
 }
 
+/// The terminator of `devices[]` (§5.4): `{max_phys, 0xFFFFFFFF}`, the
+/// last entry ending at 0xFFFFFFFF (a `ddos` VM's architecture-specific
+/// ranges before it may end there too, e.g. the BIOS ROM).
+pub fn terminator(devices: &[Device]) -> Option<Device> {
+    devices.iter().rev().find(|d| d.high == u32::MAX).copied()
+}
+
 /// The guest-virtual address of `len` bytes at guest-physical `gpaddr`, if
 /// the range lies inside the VM (`phys_size`) and its guest-virtual image
 /// stays below the wedge window (and off page zero), so that reading it
@@ -325,7 +332,7 @@ pub fn run<W: Write>(
 
     let phys_size = opts.phys_size();
     r.eq("phys_size", Hex(snap.phys_size), Hex(phys_size));
-    let terminator = snap.devices.iter().find(|d| d.high == u32::MAX).copied();
+    let terminator = terminator(&snap.devices);
     if opts.client_dma() {
         // Client-DMA VMs see max_phys, the same value the device list's
         // terminator starts at (§5.4).
@@ -740,6 +747,25 @@ mod tests {
         page.set(offset_of!(Shared, vcpu_count), 2);
         // Client DMA: phys_end = max_phys, also the terminator's low (§5.4).
         page.set(offset_of!(Shared, phys_end), 0x1FFD_FFFF);
+        // An architecture-specific range ending at 0xFFFFFFFF (the BIOS
+        // ROM) before the terminator.
+        let dev = offset_of!(Shared, devices);
+        for (i, w) in [
+            0xA0000,
+            0xBFFFF,
+            4,
+            0xFFFC_0000,
+            u32::MAX,
+            0xF,
+            0x1FFD_FFFF,
+            u32::MAX,
+            0,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            page.set(dev + 4 * i, w);
+        }
         let rd = 300_000;
         page.set(offset_of!(Shared, ramdisk_size), rd);
         page.set(

@@ -5,7 +5,9 @@
 //! entry, IPC, raw memory. It reads the shared configuration page into a
 //! [`checks::Snapshot`], parses the command line with [`options::Options`],
 //! and runs [`checks::run`]; the measurements pick their pages with
-//! [`pages::FreePages`] and print through [`console::LineWriter`].
+//! [`pages::FreePages`] and print through [`console::LineWriter`]. The
+//! isolation modes (`mode=`, [`options::Mode`]) send the requests of
+//! [`probe`] and judge the answers with its expectations.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,6 +19,7 @@ pub mod checks;
 pub mod console;
 pub mod options;
 pub mod pages;
+pub mod probe;
 
 /// The resource monitor's IPC interface, generated from `idl/resourcemon.idl`
 /// (client stubs and the shared-page types).

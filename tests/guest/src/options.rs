@@ -66,11 +66,72 @@ pub fn parse_number(text: &str) -> Option<u32> {
     }
 }
 
+/// Default request count of `mode=soak` (`soak=N`).
+pub const DEFAULT_SOAK: u32 = 100_000;
+
+/// What the guest does after the shared-page checks (`mode=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// `normal` (the default): page-fault and request_pages measurements.
+    Normal,
+    /// `irq-owner`: as normal, then claim IRQ `irq=N` for the own first thread.
+    IrqOwner,
+    /// `hostile`: requests the monitor must refuse (against slot 1 and the
+    /// monitor itself), and the legitimate own-range thread calls.
+    Hostile,
+    /// `driver` (with `ddos`): device requests, register IVMblock, then serve
+    /// one client's `0x7E00` request with request_client_pages.
+    Driver,
+    /// `client`: find the driver through the locator and have it verify one
+    /// page of this VM's memory.
+    Client,
+    /// `soak`: `soak=N` mixed requests, counting wrong answers.
+    Soak,
+}
+
+impl Mode {
+    /// Every mode, in the order of [`Mode::name`].
+    pub const ALL: [Mode; 6] = [
+        Mode::Normal,
+        Mode::IrqOwner,
+        Mode::Hostile,
+        Mode::Driver,
+        Mode::Client,
+        Mode::Soak,
+    ];
+
+    /// The `mode=` value.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Normal => "normal",
+            Mode::IrqOwner => "irq-owner",
+            Mode::Hostile => "hostile",
+            Mode::Driver => "driver",
+            Mode::Client => "client",
+            Mode::Soak => "soak",
+        }
+    }
+
+    /// The mode called `name`.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// The command line, decoded.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Options<'a> {
-    /// `name=`: printed in every line (default `test-guest`).
+    /// `name=`: printed in every line (default `test-guest`, or the mode's
+    /// name for modes other than `normal`).
     pub name: &'a str,
+    /// `mode=` (default [`Mode::Normal`]).
+    pub mode: Mode,
+    /// `irq=N`: the IRQ `mode=irq-owner` claims.
+    pub irq: Option<u32>,
+    /// `victim-irq=N`: the IRQ the slot-1 VM owns (`mode=hostile`).
+    pub victim_irq: Option<u32>,
+    /// `soak=N`: requests of `mode=soak` (default [`DEFAULT_SOAK`]).
+    pub soak: u32,
     /// `touch=N`: pages to touch by page fault (default 16).
     pub touch: u32,
     /// `request=M`: pages to get with request_pages (default 4).
@@ -104,6 +165,10 @@ impl<'a> Options<'a> {
     pub fn parse(cmdline: &'a str) -> Options<'a> {
         let mut o = Options {
             name: "test-guest",
+            mode: Mode::Normal,
+            irq: None,
+            victim_irq: None,
+            soak: DEFAULT_SOAK,
             touch: 16,
             request: 4,
             expect_modules: 0,
@@ -119,6 +184,7 @@ impl<'a> Options<'a> {
             bad: None,
         };
         let (mut vmsize, mut wedge, mut offset, mut vcpus) = (None, None, None, None);
+        let mut named = false;
         for token in cmdline.split([' ', '\t']).filter(|t| !t.is_empty()) {
             let (key, value) = token.split_once('=').unwrap_or((token, ""));
             // The monitor's options: first occurrence wins, malformed = 0.
@@ -127,9 +193,13 @@ impl<'a> Options<'a> {
             };
             // The guest's own: malformed values are reported.
             let mut own = |slot: &mut u32| match parse_number(value) {
-                Some(v) => *slot = v,
+                Some(v) => {
+                    *slot = v;
+                    true
+                }
                 None => {
                     o.bad.get_or_insert(token);
+                    false
                 }
             };
             match key {
@@ -140,11 +210,43 @@ impl<'a> Options<'a> {
                 "mem" if o.mem == 0 => o.mem = parse_number(value).unwrap_or(0),
                 "ddos" if value.is_empty() => o.ddos = true,
                 "noclientdma" if value.is_empty() => o.noclientdma = true,
-                "name" => o.name = value,
-                "touch" => own(&mut o.touch),
-                "request" => own(&mut o.request),
-                "expect-modules" => own(&mut o.expect_modules),
-                "module-seed" => own(&mut o.module_seed),
+                "name" => {
+                    o.name = value;
+                    named = true;
+                }
+                "mode" => match Mode::from_name(value) {
+                    Some(m) => o.mode = m,
+                    None => {
+                        o.bad.get_or_insert(token);
+                    }
+                },
+                "irq" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.irq = Some(v);
+                    }
+                }
+                "victim-irq" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.victim_irq = Some(v);
+                    }
+                }
+                "soak" => {
+                    own(&mut o.soak);
+                }
+                "touch" => {
+                    own(&mut o.touch);
+                }
+                "request" => {
+                    own(&mut o.request);
+                }
+                "expect-modules" => {
+                    own(&mut o.expect_modules);
+                }
+                "module-seed" => {
+                    own(&mut o.module_seed);
+                }
                 "expect-ramdisk" => {
                     let mut v = 0;
                     own(&mut v);
@@ -152,6 +254,9 @@ impl<'a> Options<'a> {
                 }
                 _ => {}
             }
+        }
+        if !named && o.mode != Mode::Normal {
+            o.name = o.mode.name();
         }
         o.vmsize = vmsize.unwrap_or(0);
         o.wedgeinstall = wedge.unwrap_or(0);
@@ -286,6 +391,44 @@ mod tests {
         let o = Options::parse("touch=lots request=3 touch=5");
         assert_eq!(o.bad, Some("touch=lots"));
         assert_eq!((o.touch, o.request), (5, 3));
+    }
+
+    #[test]
+    fn modes() {
+        let o = Options::parse("vmstart vmsize=16M");
+        assert_eq!(
+            (o.mode, o.name, o.irq, o.victim_irq),
+            (Mode::Normal, "test-guest", None, None)
+        );
+        assert_eq!(o.soak, DEFAULT_SOAK);
+        let o = Options::parse("vmstart vmsize=16M name=v mode=irq-owner irq=10");
+        assert_eq!((o.mode, o.name, o.irq), (Mode::IrqOwner, "v", Some(10)));
+        let o = Options::parse("mode=hostile victim-irq=0xb");
+        assert_eq!(
+            (o.mode, o.name, o.victim_irq),
+            (Mode::Hostile, "hostile", Some(11))
+        );
+        let o = Options::parse("ddos mode=driver");
+        assert_eq!((o.mode, o.name), (Mode::Driver, "driver"));
+        assert!(o.ddos);
+        let o = Options::parse("mode=client name=c");
+        assert_eq!((o.mode, o.name), (Mode::Client, "c"));
+        let o = Options::parse("mode=soak soak=500");
+        assert_eq!((o.mode, o.name, o.soak), (Mode::Soak, "soak", 500));
+        assert_eq!(o.bad, None);
+        for m in Mode::ALL {
+            assert_eq!(Mode::from_name(m.name()), Some(m));
+        }
+    }
+
+    #[test]
+    fn bad_modes_are_reported() {
+        let o = Options::parse("mode=evil irq=ten soak=1");
+        assert_eq!(o.mode, Mode::Normal);
+        assert_eq!(o.bad, Some("mode=evil"));
+        assert_eq!(o.irq, None);
+        let o = Options::parse("mode=irq-owner irq=ten");
+        assert_eq!((o.bad, o.irq), (Some("irq=ten"), None));
     }
 
     #[test]

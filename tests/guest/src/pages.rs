@@ -65,6 +65,30 @@ impl FreePages {
     }
 }
 
+/// The free pages of a VM in `[from, limit)`: everything except this
+/// image (where the monitor says it is, `wedge_phys_offset`, and where
+/// `wedgeinstall=` says it should be; `image_len` bytes each), the modules
+/// and the ramdisk. The flag is false when the reserve table overflowed.
+pub fn vm_free_pages(
+    snap: &crate::checks::Snapshot,
+    opts: &crate::options::Options<'_>,
+    image_len: u32,
+    from: u32,
+    limit: u32,
+) -> (FreePages, bool) {
+    let mut free = FreePages::new(from, limit);
+    let mut reserved = free.reserve(snap.wedge_phys_offset, image_len);
+    reserved &= free.reserve(opts.wedgeinstall, image_len);
+    for m in &snap.modules[..(snap.module_count as usize).min(snap.modules.len())] {
+        reserved &= free.reserve(m.vm_offset, m.size);
+    }
+    reserved &= free.reserve(
+        snap.ramdisk_start.wrapping_sub(snap.link_vaddr),
+        snap.ramdisk_size,
+    );
+    (free, reserved)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

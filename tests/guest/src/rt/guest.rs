@@ -6,6 +6,7 @@
 //! `guest <name>: <text>`, see [`test_guest::checks`] for the check lines.
 
 use super::image::{self, symbols};
+use super::modes;
 use super::transport::L4Transport;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -14,13 +15,13 @@ use l4_sys::{MsgTag, ThreadId, Time, Timeouts};
 use test_guest::checks::{self, GuestMemory, Own, Report, Snapshot};
 use test_guest::console::{LineWriter, CHUNK};
 use test_guest::ipc::{iconsole, iresourcemon};
-use test_guest::options::Options;
-use test_guest::pages::FreePages;
+use test_guest::options::{Mode, Options};
+use test_guest::pages::vm_free_pages;
 use test_guest::{page_word, Hex, FAILURE_SENTINEL, PAGE, PASS_SENTINEL, WEDGE_VADDR};
 
 /// The first guest-physical address the measurements use (above the
 /// legacy BIOS/VGA megabyte).
-const MEASURE_FROM: u32 = 0x10_0000;
+pub(super) const MEASURE_FROM: u32 = 0x10_0000;
 /// Salts of the page patterns (see [`page_word`]).
 const TOUCH_SALT: u32 = 0x7c00_0000;
 const REQUEST_SALT: u32 = 0x5e00_0000;
@@ -73,11 +74,12 @@ impl GuestMemory for VmMemory {
 
 /// Volatile access to one word of guest memory at a guest-virtual address
 /// in the measurement pages (below the wedge window, holding nothing else).
-fn store(addr: u32, value: u32) {
+pub(super) fn store(addr: u32, value: u32) {
     // SAFETY: callers pass page addresses from `FreePages`, limited to the
-    // VM's guest-physical window below the wedge, or the alias page just
-    // below the wedge window; none of them overlaps this image, its stack or
-    // data, and the monitor backs them (by page fault or request_pages).
+    // VM's guest-physical window below the wedge (`vm_free_pages`), or the
+    // alias page just below the wedge window; none of them overlaps this
+    // image, its stack or data, and the monitor backs them (by page fault
+    // or request_pages).
     unsafe { (addr as *mut u32).write_volatile(value) }
 }
 
@@ -152,7 +154,31 @@ pub extern "C" fn guest_main() -> ! {
     } else {
         pager
     };
-    measure(&snap, &opts, &own, rm, &mut report);
+    let r = &mut report;
+    // The driver reports init complete before it serves its client, and
+    // answers the client after its verdict is printed.
+    let mut client = None;
+    match opts.mode {
+        Mode::Normal => measure(&snap, &opts, &own, rm, r),
+        Mode::IrqOwner => {
+            measure(&snap, &opts, &own, rm, r);
+            modes::irq_owner(&snap, &opts, &own, rm, r);
+        }
+        Mode::Hostile => modes::hostile(&snap, &opts, &own, rm, r),
+        Mode::Client => modes::client(&snap, &opts, &own, rm, r),
+        Mode::Soak => modes::soak(&snap, &opts, &own, rm, r),
+        Mode::Driver => {
+            let driver = modes::driver(&snap, &opts, &own, rm, r);
+            init_complete(server, r);
+            match driver {
+                Some(d) => client = modes::serve_client(&d, r),
+                None => r.check("driver ready", false, "setup failed", "ready"),
+            }
+            if client.is_none() {
+                r.check("client served", false, "no client", "one client");
+            }
+        }
+    }
 
     let (passed, failed) = (report.passed, report.failed);
     report.line(format_args!("checks: {passed} passed, {failed} failed"));
@@ -163,13 +189,24 @@ pub extern "C" fn guest_main() -> ! {
     }
     report.out.flush();
 
+    if opts.mode == Mode::Driver {
+        if let Some((tid, verified)) = client {
+            modes::answer_client(tid, verified, &mut report);
+        }
+    } else {
+        init_complete(server, &mut report);
+    }
+    wait_forever()
+}
+
+/// Tell the monitor this VM is done booting (`client_init_complete`).
+fn init_complete(server: u32, report: &mut Report<'_, Console>) {
     let mut t = L4Transport;
     let done = iresourcemon::Client::new(&mut t, idl::ThreadId(server), idl::Variant::A)
         .client_init_complete();
     if let Err(e) = done {
         report.line(format_args!("client_init_complete failed: {e}"));
     }
-    wait_forever()
 }
 
 /// The page-fault and request_pages measurements.
@@ -180,16 +217,11 @@ fn measure(snap: &Snapshot, opts: &Options<'_>, own: &Own, rm: u32, r: &mut Repo
     // page under the wedge window.
     let alias = WEDGE_VADDR - PAGE;
     let limit = phys.min(alias.saturating_sub(link));
-    let mut free = FreePages::new(MEASURE_FROM, limit);
-    // This image, where the monitor says it is and where `wedgeinstall=`
-    // says it should be (the same place unless a check above failed).
+    // Skips this image, where the monitor says it is and where
+    // `wedgeinstall=` says it should be (the same place unless a check
+    // above failed), the modules and the ramdisk.
     let image_len = own.image_end - WEDGE_VADDR;
-    let mut reserved = free.reserve(snap.wedge_phys_offset, image_len);
-    reserved &= free.reserve(opts.wedgeinstall, image_len);
-    for m in &snap.modules[..(snap.module_count as usize).min(snap.modules.len())] {
-        reserved &= free.reserve(m.vm_offset, m.size);
-    }
-    reserved &= free.reserve(snap.ramdisk_start.wrapping_sub(link), snap.ramdisk_size);
+    let (mut free, reserved) = vm_free_pages(snap, opts, image_len, MEASURE_FROM, limit);
     if !reserved {
         r.check(
             "free pages",
