@@ -332,3 +332,26 @@ mod monitor_value_tests {
         );
     }
 }
+
+/// `(calls, ns)` from guest lines `baseline: N null calls, T ns per call`.
+pub fn guest_baselines(lines: &[String]) -> Vec<(u64, u64)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let rest = &l[l.find(": baseline: ")? + ": baseline: ".len()..];
+            let mut w = rest.split([' ', ',']).filter(|s| !s.is_empty());
+            let n = w.next()?.parse().ok()?;
+            let ns = w.nth(2)?.parse().ok()?;
+            Some((n, ns))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod baseline_tests {
+    #[test]
+    fn reads_baselines() {
+        let lines = ["vm1: guest a: baseline: 16 null calls, 1850 ns per call".to_string()];
+        assert_eq!(super::guest_baselines(&lines), [(16, 1850)]);
+    }
+}

@@ -8,9 +8,9 @@
 
 use qemu::{Module, Pistachio};
 use tests::{
-    guest, guest_figures, guest_passes, module_file, monitor_value, pattern, position,
-    printed_records, printed_tsc, printed_value, run_boot, scenario_expect, standard_boot,
-    vm_summary, PrintedRecord, ScenarioResult,
+    guest, guest_baselines, guest_figures, guest_passes, module_file, monitor_value, pattern,
+    position, printed_records, printed_tsc, printed_value, run_boot, scenario_expect,
+    standard_boot, vm_summary, PrintedRecord, ScenarioResult,
 };
 
 type Scenario = fn(&Pistachio) -> Result<String, String>;
@@ -155,10 +155,24 @@ fn run_vms(
     Ok((out, tsc))
 }
 
+/// Page-fault and request_pages times, each also as a ratio to the null
+/// RPC the same guest measured in the same run (the baseline).
 fn figures(out: &qemu::RunOutcome) -> String {
     let f = guest_figures(&out.lines, "touched");
     let r = guest_figures(&out.lines, "requested");
-    format!("page faults {f:?} (count, virtual ns each), request_pages {r:?}")
+    let b = guest_baselines(&out.lines);
+    let ratio = |x: &[(u64, u64)]| -> Vec<String> {
+        x.iter()
+            .zip(&b)
+            .map(|((_, ns), (_, base))| format!("{:.2}", *ns as f64 / (*base).max(1) as f64))
+            .collect()
+    };
+    format!(
+        "page faults {f:?} (count, virtual ns each), request_pages {r:?}, null RPC baseline {b:?}; \
+         ratio to baseline: fault {:?}, request_pages {:?}",
+        ratio(&f),
+        ratio(&r)
+    )
 }
 
 /// One VM (the test guest as a wedge) with two extra modules.

@@ -353,6 +353,22 @@ fn measure(snap: &Snapshot, opts: &Options<'_>, own: &Own, rm: u32, r: &mut Repo
     r.line(format_args!(
         "requested {requested} pages, {request_ns} ns per request"
     ));
+
+    // The baseline for both figures, measured in the same run: a null RPC
+    // through the same stubs and the same monitor loop (tid_to_space_id of
+    // the guest's own thread: decode, one table lookup, a one-word reply).
+    let me = idl::ThreadId(utcb::my_global_id().0);
+    let calls = opts.request.max(16);
+    let t0 = rdtsc();
+    let mut ok = 0u32;
+    for _ in 0..calls {
+        ok += u32::from(client.tid_to_space_id(me).is_ok());
+    }
+    let null_ns = (rdtsc() - t0) / u64::from(calls);
+    r.check("baseline calls", ok == calls, ok, calls);
+    r.line(format_args!(
+        "baseline: {calls} null calls, {null_ns} ns per call"
+    ));
 }
 
 /// The 4 KB fpage at `addr` with `rights`.
