@@ -29,7 +29,33 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("isolation", isolation),
     ("driver", driver),
     ("soak", soak),
+    ("panic", panic),
 ];
+
+/// The failure path: a monitor panic prints the panic, the failure sentinel,
+/// and stops; the harness reports it as a failure (exit code 1) with the
+/// panic in its context, not as a timeout.
+fn panic(p: &Pistachio) -> Result<String, String> {
+    let boot = standard_boot(p, "selftest=panic");
+    let staged = boot
+        .stage(&tests::runs_dir().join("panic").join("run"))
+        .map_err(|e| e.to_string())?;
+    let out = qemu::run(&staged, scenario_expect()).map_err(|e| e.to_string())?;
+    match &out.verdict {
+        qemu::Verdict::Fail { context } if out.verdict.exit_code() == 1 => {
+            let line = out
+                .lines
+                .iter()
+                .find(|l| l.contains("fatal: panic at "))
+                .ok_or("no panic line")?;
+            if !line.contains("selftest=panic") {
+                return Err(format!("panic line {line:?}"));
+            }
+            Ok(format!("failure verdict after {:?}", context.last()))
+        }
+        v => Err(format!("verdict {v}, want the failure sentinel")),
+    }
+}
 
 /// A hostile guest between a victim that owns an interrupt and a
 /// well-behaved neighbour: every hostile request is refused (checked inside

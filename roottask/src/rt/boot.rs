@@ -115,7 +115,7 @@ fn boot() -> Result<VmStarter, BootError> {
         }
     }
     println!("bootinfo: modules={modules}");
-    print_monitor_options(&bootinfo);
+    let own_cmdline = print_monitor_options(&bootinfo);
     let module_regions = map_modules(s0, &bootinfo);
 
     let tally = take_all_memory(s0);
@@ -166,6 +166,14 @@ fn boot() -> Result<VmStarter, BootError> {
     }
     let (used, size) = heap::usage();
     println!("heap: base={base:#x} size={size} used={used}");
+    // Test hook: proves the failure path (panic message, failure sentinel,
+    // debugger stop) end to end; the `panic` boot scenario uses it.
+    if own_cmdline
+        .split_ascii_whitespace()
+        .any(|w| w == "selftest=panic")
+    {
+        panic!("selftest=panic on the monitor's command line");
+    }
     let descs: Vec<MemoryDesc> = kip.memory_descs().collect();
     let spaces = ThreadSpaces::from_user_base(kip.thread_info().user_base);
     let mut starter = VmStarter::new(
@@ -215,7 +223,8 @@ fn map_boot_info(s0: ThreadId, addr: usize) -> Result<BootInfo<'static>, BootErr
 
 /// The monitor's own options, from its boot-info record (the second
 /// SimpleExec: sigma0 comes first; resourcemon.md §1.4).
-fn print_monitor_options(bootinfo: &BootInfo<'_>) {
+/// Returns the command line, for the test hooks below.
+fn print_monitor_options(bootinfo: &BootInfo<'static>) -> &'static str {
     let own = bootinfo
         .records()
         .filter_map(Result::ok)
@@ -227,6 +236,7 @@ fn print_monitor_options(bootinfo: &BootInfo<'_>) {
         Some(Err(e)) => println!("options: ignored: {e}"),
         None => println!("options: no command line"),
     }
+    own.unwrap_or("")
 }
 
 /// Map every boot module (boot-loader regions are only served on request,
@@ -311,5 +321,15 @@ fn fail(what: core::fmt::Arguments<'_>) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fail(format_args!("panic: {info}"))
+    // One line: location and message, so the log and the harness's failure
+    // context show the whole panic.
+    match info.location() {
+        Some(l) => fail(format_args!(
+            "panic at {}:{}: {}",
+            l.file(),
+            l.line(),
+            info.message()
+        )),
+        None => fail(format_args!("panic: {}", info.message())),
+    }
 }
