@@ -19,9 +19,8 @@ use l4_sys::{KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::memory::{MemoryTally, Region};
 use roottask::server::{Device, Monitor, VmEntry};
 use roottask::vm::placement::HostMemory;
-use roottask::vm::shared::SHARED_SIZE;
 use roottask::vm::threads::{ThreadSpaces, MAX_VM};
-use roottask::vm::{BootModule, Host, Op, VmBuild, VmRequest};
+use roottask::vm::{BootModule, Host, VmBuild, VmRequest};
 use roottask::SUCCESS_SENTINEL;
 
 use super::arch;
@@ -57,8 +56,7 @@ pub struct VmStarter {
 enum StartError {
     NoSlot,
     NotReceived(Region),
-    Copy(Op),
-    Shared(roottask::vm::shared::SharedError),
+    Load(roottask::vm::LoadError),
     Kernel(&'static str, KernelError),
     StartMessage(l4_sys::IpcError),
 }
@@ -74,10 +72,7 @@ impl fmt::Display for StartError {
                     r.base, r.size
                 )
             }
-            StartError::Copy(op) => {
-                write!(f, "memory operation outside the block or module: {op:?}")
-            }
-            StartError::Shared(e) => write!(f, "shared page: {e}"),
+            StartError::Load(e) => write!(f, "{e}"),
             StartError::Kernel(call, e) => write!(f, "{call} failed: {e}"),
             StartError::StartMessage(e) => write!(f, "start message: {e}"),
         }
@@ -227,46 +222,7 @@ impl VmStarter {
         // else uses it; sigma0 mapped it to us 1:1 read-write; the heap was
         // taken from the tally before, so it cannot overlap.
         let block = unsafe { arch::phys_bytes_mut(b.block.base as usize, b.block.size as usize) };
-        for op in b.operations() {
-            let done = match op {
-                Op::Zero { dst_gpaddr, len } => block
-                    .get_mut(
-                        dst_gpaddr as usize..(dst_gpaddr as usize).saturating_add(len as usize),
-                    )
-                    .map(|d| d.fill(0)),
-                Op::Copy {
-                    module,
-                    src_offset,
-                    dst_gpaddr,
-                    len,
-                } => {
-                    let src = self.modules.get(module).and_then(|m| {
-                        m.bytes.get(
-                            src_offset as usize..(src_offset as usize).saturating_add(len as usize),
-                        )
-                    });
-                    let dst = block.get_mut(
-                        dst_gpaddr as usize..(dst_gpaddr as usize).saturating_add(len as usize),
-                    );
-                    match (src, dst) {
-                        (Some(s), Some(d)) => {
-                            d.copy_from_slice(s);
-                            Some(())
-                        }
-                        _ => None,
-                    }
-                }
-            };
-            done.ok_or(StartError::Copy(op))?;
-        }
-        let at = b.shared_gpaddr as usize;
-        let page = block
-            .get_mut(at..at + SHARED_SIZE)
-            .ok_or(StartError::Copy(Op::Zero {
-                dst_gpaddr: b.shared_gpaddr,
-                len: SHARED_SIZE as u32,
-            }))?;
-        b.shared.write_into(page).map_err(StartError::Shared)
+        b.load_into(block, &self.modules).map_err(StartError::Load)
     }
 }
 

@@ -476,6 +476,67 @@ impl VmBuild {
     pub fn shared_haddr(&self) -> u64 {
         self.block.base + self.shared_gpaddr as u64
     }
+
+    /// Carry out the build on the VM's memory: run [`VmBuild::operations`]
+    /// (zero the block, copy segments and modules) on `block` (the VM's
+    /// memory, `layout.size` bytes) and fill the shared page.
+    ///
+    /// Every range is checked against `block` and the modules, so a wrong
+    /// operation is an error, never a panic or a write outside the VM.
+    pub fn load_into(&self, block: &mut [u8], modules: &[BootModule<'_>]) -> Result<(), LoadError> {
+        let range = |at: u32, len: u32| at as usize..(at as usize).saturating_add(len as usize);
+        for op in self.operations() {
+            match op {
+                Op::Zero { dst_gpaddr, len } => block
+                    .get_mut(range(dst_gpaddr, len))
+                    .ok_or(LoadError::Outside(op))?
+                    .fill(0),
+                Op::Copy {
+                    module,
+                    src_offset,
+                    dst_gpaddr,
+                    len,
+                } => {
+                    let src = modules
+                        .get(module)
+                        .and_then(|m| m.bytes.get(range(src_offset, len)))
+                        .ok_or(LoadError::Outside(op))?;
+                    block
+                        .get_mut(range(dst_gpaddr, len))
+                        .ok_or(LoadError::Outside(op))?
+                        .copy_from_slice(src);
+                }
+            }
+        }
+        let page = block
+            .get_mut(range(self.shared_gpaddr, shared::SHARED_SIZE as u32))
+            .ok_or(LoadError::Outside(Op::Zero {
+                dst_gpaddr: self.shared_gpaddr,
+                len: shared::SHARED_SIZE as u32,
+            }))?;
+        self.shared.write_into(page).map_err(LoadError::Shared)
+    }
+}
+
+/// Why carrying out a build failed (a bug in the build, or memory that is
+/// not the VM's block).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum LoadError {
+    /// An operation reaches outside the block or its source module.
+    Outside(Op),
+    /// The shared page could not be written.
+    Shared(SharedError),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Outside(op) => {
+                write!(f, "memory operation outside the block or module: {op:?}")
+            }
+            LoadError::Shared(e) => write!(f, "shared page: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -73,30 +73,38 @@ fn build(
     )
 }
 
-/// Executes the operations and the shared-page write on a VM-sized buffer.
+/// Executes the operations and the shared-page write on a VM-sized buffer
+/// (filled with a marker first, so missing zeroing would show).
 fn execute(b: &VmBuild, mods: &[BootModule<'_>]) -> Vec<u8> {
     let mut mem = std::vec![0xa5u8; b.layout.size as usize];
-    for op in b.operations() {
-        match op {
-            Op::Zero { dst_gpaddr, len } => {
-                mem[dst_gpaddr as usize..(dst_gpaddr + len) as usize].fill(0)
-            }
-            Op::Copy {
-                module,
-                src_offset,
-                dst_gpaddr,
-                len,
-            } => {
-                let src = &mods[module].bytes[src_offset as usize..(src_offset + len) as usize];
-                mem[dst_gpaddr as usize..(dst_gpaddr + len) as usize].copy_from_slice(src);
-            }
-        }
-    }
-    let at = b.shared_gpaddr as usize;
-    b.shared
-        .write_into(&mut mem[at..at + shared::SHARED_SIZE])
-        .unwrap();
+    b.load_into(&mut mem, mods).unwrap();
     mem
+}
+
+#[test]
+fn load_into_refuses_a_block_that_is_too_small() {
+    let wedge = ElfBuilder::wedge().build();
+    let mut kernel = std::vec![7u8; 100];
+    kernel[..4].copy_from_slice(&[0x7f, b'E', b'L', b'F']);
+    let mods = [
+        BootModule {
+            cmdline: "/wedge vmstart vmsize=32M wedgeinstall=16M",
+            bytes: &wedge,
+        },
+        BootModule {
+            cmdline: "/vmlinuz console",
+            bytes: &kernel,
+        },
+    ];
+    let fx = Fixture::new();
+    let b = build(&mods, &fx, 1, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let mut small = std::vec![0u8; 1 << 20];
+    assert!(matches!(
+        b.load_into(&mut small, &mods),
+        Err(LoadError::Outside(_))
+    ));
+    let mut full = std::vec![0u8; b.layout.size as usize];
+    assert_eq!(b.load_into(&mut full, &mods), Ok(()));
 }
 
 fn word(mem: &[u8], at: usize) -> u32 {
