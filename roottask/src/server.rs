@@ -455,17 +455,16 @@ impl<P: Platform> iconsole::Server for Monitor<P> {
     }
 }
 
+/// Pistachio without its `logging` feature has no log regions: both calls
+/// answer the nil item, which the original sends for out-of-range CPUs
+/// (§7.5), to callers of a VM.
 impl<P: Platform> ilogging::Server for Monitor<P> {
     fn request_log_control_regs(
         &mut self,
         caller: ThreadId,
         _cpu: Word,
     ) -> Result<MapItem, ServerError<ilogging::Exception>> {
-        // Pistachio without its `logging` feature has no log regions: the
-        // nil item, which the original sends for out-of-range CPUs (§7.5).
-        self.stats.requests += 1;
-        self.vm_of(caller, "request_log_control_regs", ServerError::NoReply)?;
-        Ok(MapItem::map(0, Fpage::NIL))
+        self.no_log_region(caller, "request_log_control_regs")
     }
 
     fn request_logfiles(
@@ -473,8 +472,18 @@ impl<P: Platform> ilogging::Server for Monitor<P> {
         caller: ThreadId,
         _cpu: Word,
     ) -> Result<MapItem, ServerError<ilogging::Exception>> {
+        self.no_log_region(caller, "request_logfiles")
+    }
+}
+
+impl<P: Platform> Monitor<P> {
+    fn no_log_region(
+        &mut self,
+        caller: ThreadId,
+        op: &str,
+    ) -> Result<MapItem, ServerError<ilogging::Exception>> {
         self.stats.requests += 1;
-        self.vm_of(caller, "request_logfiles", ServerError::NoReply)?;
+        self.vm_of(caller, op, ServerError::NoReply)?;
         Ok(MapItem::map(0, Fpage::NIL))
     }
 }
