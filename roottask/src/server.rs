@@ -560,23 +560,17 @@ impl<P: Platform> iresourcemon::Server for Monitor<P> {
             return Ok(MapItem::map(0, Fpage::NIL));
         };
         let layout = self.vm(slot).layout;
-        let (addr, log2) = (req_fp.base(), req_fp.size_log2());
-        // Inside the VM, and the host frame aligned to its size (VM blocks
-        // are 4 MB aligned, so pages up to 4 MB).
-        let size = 1u64 << log2.min(32);
-        match layout.gpaddr_to_haddr(addr) {
-            Some(h)
-                if (12..=22).contains(&log2)
-                    && layout.contains_gp_range(addr, size)
-                    && h % size == 0 =>
-            {
+        match ram_item(&layout, req_fp) {
+            Some(item) => {
                 self.stats.pages_requested += 1;
-                Ok(MapItem::map(addr, Fpage::new(h as Word, log2, Fpage::RWX)))
+                Ok(item)
             }
-            _ => Ok(self.nil_item(
+            None => Ok(self.nil_item(
                 slot,
                 format_args!(
-                    "request_pages for {addr:#x}/2^{log2} outside the VM ({} bytes)",
+                    "request_pages for {:#x}/2^{} outside the VM ({} bytes)",
+                    req_fp.base(),
+                    req_fp.size_log2(),
                     layout.size
                 ),
             )),
@@ -702,23 +696,14 @@ impl<P: Platform> iresourcemon::Server for Monitor<P> {
         let Some(client_slot) = self.caller_vm(client) else {
             return Err(RmX::UnknownClient.into());
         };
-        let layout = self.vm(client_slot).layout;
-        let (addr, log2) = (req_fp.base(), req_fp.size_log2());
-        let size = 1u64 << log2.min(32);
-        match layout.gpaddr_to_haddr(addr) {
-            // Difference: the original allows one byte past the client's end.
-            Some(h)
-                if (12..=22).contains(&log2)
-                    && layout.contains_gp_range(addr, size)
-                    && h % size == 0 =>
-            {
-                self.platform.log(format_args!(
-                    "vm {slot}: maps vm {client_slot} memory {addr:#x}/2^{log2}"
-                ));
-                Ok(MapItem::map(addr, Fpage::new(h as Word, log2, Fpage::RWX)))
-            }
-            _ => Err(RmX::InvalidMemRegion.into()),
-        }
+        // Difference: the original allows one byte past the client's end.
+        let item = ram_item(&self.vm(client_slot).layout, req_fp).ok_or(RmX::InvalidMemRegion)?;
+        self.platform.log(format_args!(
+            "vm {slot}: maps vm {client_slot} memory {:#x}/2^{}",
+            req_fp.base(),
+            req_fp.size_log2()
+        ));
+        Ok(item)
     }
 
     fn thread_control(
@@ -1064,6 +1049,18 @@ pub fn dispatch<P: Platform>(
         return ivmcontrol::dispatch(monitor, caller, msg);
     }
     iresourcemon::dispatch(monitor, caller, msg)
+}
+
+/// The map item for guest-physical `req_fp` of a VM with `layout`: the
+/// fpage must lie inside the VM, be 4 KB to 4 MB, and its host frame be
+/// aligned to its size (VM blocks are 4 MB aligned). Always rwx, send base
+/// the guest-physical address (§7.6 request_pages, request_client_pages).
+fn ram_item(layout: &Layout, req_fp: Fpage) -> Option<MapItem> {
+    let (addr, log2) = (req_fp.base(), req_fp.size_log2());
+    let size = 1u64 << log2.min(32);
+    let h = layout.gpaddr_to_haddr(addr)?;
+    let ok = (12..=22).contains(&log2) && layout.contains_gp_range(addr, size) && h % size == 0;
+    ok.then(|| MapItem::map(addr, Fpage::new(h as Word, log2, Fpage::RWX)))
 }
 
 /// A kernel error code as the proxies report it (error + 5, §7.6).
