@@ -14,8 +14,13 @@ pub struct Expect {
     pub banner: String,
     /// A line containing this passes the run (after `successes` of them).
     pub success: String,
-    /// How many success lines are needed.
+    /// How many success lines are needed (0: none, the run passes on
+    /// `required` alone, as for a monitor that prints no sentinel).
     pub successes: usize,
+    /// Lines that must also appear, in this order (each a substring of a
+    /// line after the banner), before the run passes: guest output that
+    /// comes after the monitor's sentinel, or stands in for it.
+    pub required: Vec<String>,
     /// A line containing this fails the run.
     pub failure: String,
     /// The banner must appear within this time.
@@ -37,6 +42,7 @@ impl Default for Expect {
             banner: PISTACHIO_BANNER.into(),
             success: roottask::SUCCESS_SENTINEL.into(),
             successes: 1,
+            required: Vec::new(),
             failure: roottask::FAILURE_SENTINEL.into(),
             boot_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
@@ -159,6 +165,7 @@ pub struct Judge {
     expect: Expect,
     banners: usize,
     successes: usize,
+    required_seen: usize,
     last_line_at: Duration,
     context: VecDeque<String>,
 }
@@ -173,6 +180,7 @@ impl Judge {
             expect,
             banners: 0,
             successes: 0,
+            required_seen: 0,
             last_line_at: Duration::ZERO,
             context: VecDeque::new(),
         }
@@ -198,12 +206,28 @@ impl Judge {
                 context: self.context.iter().cloned().collect(),
             });
         }
-        if line.starts_with(KDB_ENTERED) {
+        let mut was_required = false;
+        if self.booted() {
+            if let Some(next) = self.expect.required.get(self.required_seen) {
+                if line.contains(next.as_str()) {
+                    self.required_seen += 1;
+                    was_required = true;
+                }
+            }
+        }
+        // A debugger entry fails the run unless it is the line expected next
+        // (a scenario whose guest stops the machine on purpose).
+        if line.starts_with(KDB_ENTERED) && !was_required {
             return Some(Verdict::KernelDebugger { line });
         }
-        if self.booted() && line.contains(&self.expect.success) {
-            self.successes += 1;
-            if self.successes >= self.expect.successes {
+        if self.booted() {
+            if self.expect.successes > 0 && line.contains(&self.expect.success) {
+                self.successes += 1;
+            }
+            if self.successes >= self.expect.successes
+                && self.required_seen == self.expect.required.len()
+                && (self.expect.successes > 0 || !self.expect.required.is_empty())
+            {
                 return Some(Verdict::Pass);
             }
         }
@@ -229,6 +253,11 @@ impl Judge {
         } else {
             None
         }
+    }
+
+    /// The required lines not seen yet (for a failure report).
+    pub fn missing(&self) -> &[String] {
+        &self.expect.required[self.required_seen.min(self.expect.required.len())..]
     }
 
     /// QEMU's output ended before a verdict.
@@ -277,6 +306,63 @@ mod tests {
         j.line(BANNER, S);
         assert_eq!(j.line("INDICATE_SUCCESS\x06", 2 * S), None);
         assert_eq!(j.line("INDICATE_SUCCESS\x06", 3 * S), Some(Verdict::Pass));
+    }
+
+    #[test]
+    fn required_lines_must_follow_in_order_even_after_the_sentinel() {
+        let mut j = Judge::new(Expect {
+            required: vec!["guest: one".into(), "guest: two".into()],
+            ..Expect::default()
+        });
+        j.line(BANNER, S);
+        // Out of order: "two" before "one" does not count.
+        assert_eq!(j.line("guest: two", S), None);
+        assert_eq!(j.line("INDICATE_SUCCESS\x06", 2 * S), None);
+        assert_eq!(j.line("vm1: guest: one", 3 * S), None);
+        assert_eq!(j.missing(), ["guest: two"]);
+        assert_eq!(j.line("vm1: guest: two", 4 * S), Some(Verdict::Pass));
+    }
+
+    #[test]
+    fn an_expected_debugger_entry_is_a_required_line() {
+        let mut j = Judge::new(Expect {
+            successes: 0,
+            required: vec!["VM panic.".into(), "--- \"VM panic\"".into()],
+            ..Expect::default()
+        });
+        j.line(BANNER, S);
+        assert_eq!(j.line("VM panic.  Halting VM threads.", S), None);
+        assert_eq!(j.line("--- \"VM panic\" ---", 2 * S), Some(Verdict::Pass));
+        // Any other debugger entry still fails the run.
+        let mut j = Judge::new(Expect {
+            successes: 0,
+            required: vec!["--- \"VM panic\"".into()],
+            ..Expect::default()
+        });
+        j.line(BANNER, S);
+        assert!(matches!(
+            j.line("--- \"KD# page fault\" ---", 2 * S),
+            Some(Verdict::KernelDebugger { .. })
+        ));
+    }
+
+    #[test]
+    fn without_a_sentinel_the_required_lines_decide() {
+        let mut j = Judge::new(Expect {
+            successes: 0,
+            required: vec!["GUEST_PASS a".into()],
+            ..Expect::default()
+        });
+        j.line(BANNER, S);
+        assert_eq!(j.line("INDICATE_SUCCESS\x06", 2 * S), None);
+        assert_eq!(j.line("guest a: GUEST_PASS a", 3 * S), Some(Verdict::Pass));
+        // Nothing required at all never passes by itself.
+        let mut j = Judge::new(Expect {
+            successes: 0,
+            ..Expect::default()
+        });
+        j.line(BANNER, S);
+        assert_eq!(j.line("anything", 2 * S), None);
     }
 
     #[test]

@@ -51,7 +51,17 @@ struct Cli {
     /// Seconds the whole run may take.
     #[arg(long, default_value_t = 300)]
     hard_timeout: u64,
-    /// Print the serial log as it is judged (after the run).
+    /// A line the run must also print before it passes (repeatable, in
+    /// order; a substring), e.g. a guest kernel's last line, which comes
+    /// after the monitor's success sentinel.
+    #[arg(long = "expect", value_name = "TEXT")]
+    expect: Vec<String>,
+    /// Do not wait for the monitor's success sentinel: pass on the
+    /// `--expect` lines alone (for a root task that prints none, such as the
+    /// original monitor).
+    #[arg(long, requires = "expect")]
+    no_sentinel: bool,
+    /// Do not print the serial log after the run.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -106,6 +116,8 @@ fn main() -> ExitCode {
         boot_timeout: Duration::from_secs(cli.boot_timeout),
         idle_timeout: Duration::from_secs(cli.idle_timeout),
         hard_timeout: Duration::from_secs(cli.hard_timeout),
+        successes: if cli.no_sentinel { 0 } else { 1 },
+        required: cli.expect.clone(),
         ..Expect::default()
     };
     match qemu::run(&staged, expect) {
@@ -121,6 +133,9 @@ fn main() -> ExitCode {
                 outcome.elapsed.as_secs_f64(),
                 outcome.serial_log.display()
             );
+            if !outcome.missing.is_empty() {
+                eprintln!("never printed: {:?}", outcome.missing);
+            }
             ExitCode::from(outcome.verdict.exit_code() as u8)
         }
         Err(e) => {

@@ -20,6 +20,8 @@ pub struct RunOutcome {
     pub serial_log: PathBuf,
     /// Wall-clock duration.
     pub elapsed: Duration,
+    /// Required lines ([`Expect::required`]) that never appeared.
+    pub missing: Vec<String>,
 }
 
 impl RunOutcome {
@@ -139,6 +141,7 @@ pub fn run(staged: &Staged, expect: Expect) -> Result<RunOutcome, RunError> {
     );
     Ok(RunOutcome {
         verdict,
+        missing: judge.missing().to_vec(),
         lines,
         serial_log,
         elapsed: start.elapsed(),

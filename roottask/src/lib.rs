@@ -18,6 +18,7 @@ pub mod ipc {
     include!(concat!(env!("OUT_DIR"), "/resourcemon.rs"));
 }
 pub mod memory;
+pub mod served;
 pub mod server;
 pub mod vm;
 

@@ -192,6 +192,8 @@ pub struct Monitor<P: Platform> {
     pub waiting_for: Option<usize>,
     /// Counters.
     pub stats: Stats,
+    /// What each VM asked, by kind (the idle `served:` report).
+    pub served: crate::served::Served,
     logged_refusals: [u32; MAX_VM],
 }
 
@@ -218,6 +220,7 @@ impl<P: Platform> Monitor<P> {
             init_complete: None,
             waiting_for: None,
             stats: Stats::default(),
+            served: crate::served::Served::default(),
             logged_refusals: [0; MAX_VM],
         }
     }
@@ -1045,10 +1048,18 @@ pub fn dispatch<P: Platform>(
     msg: &mut idl::Message,
 ) -> idl::Reply {
     let label = msg.tag().label();
-    if label >> 6 == ivmcontrol::IID {
-        return ivmcontrol::dispatch(monitor, caller, msg);
-    }
-    iresourcemon::dispatch(monitor, caller, msg)
+    let slot = monitor.caller_vm(caller);
+    let refused_before = monitor.stats.refused;
+    let reply = if label >> 6 == ivmcontrol::IID {
+        ivmcontrol::dispatch(monitor, caller, msg)
+    } else {
+        iresourcemon::dispatch(monitor, caller, msg)
+    };
+    let refused =
+        monitor.stats.refused != refused_before || matches!(reply, idl::Reply::Rejected(_));
+    let op = crate::served::Op::from_label(u64::from(label));
+    monitor.served.record(slot, op, refused);
+    reply
 }
 
 /// The map item for guest-physical `req_fp` of a VM with `layout`: the

@@ -4,9 +4,14 @@
 //! `roottask::bootlog`), never on "it did not crash".
 
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use qemu::{Boot, Expect, Module, Pistachio, RunOutcome, Verdict};
+
+pub mod compare;
+pub mod fixtures;
+pub mod suite;
 
 /// A boot-info record as the monitor printed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,23 +130,72 @@ pub fn module_file(
     Ok(Module::new(path, args))
 }
 
-/// Stage and run `boot`, requiring the verdict `Pass`.
-pub fn run_boot(scenario: &str, boot: &Boot, expect: Expect) -> Result<RunOutcome, String> {
+/// How many QEMU processes run at once (`BOOT_JOBS`, default 2: one per
+/// core of the CI machine; virtual-time figures do not depend on it).
+pub fn boot_jobs() -> usize {
+    std::env::var("BOOT_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
+
+/// Free QEMU slots (see [`boot_jobs`]).
+static QEMU_SLOTS: (Mutex<Option<usize>>, Condvar) = (Mutex::new(None), Condvar::new());
+
+/// Run QEMU with a slot held, so at most [`boot_jobs`] run at once.
+fn run_bounded(staged: &qemu::Staged, expect: Expect) -> Result<RunOutcome, qemu::RunError> {
+    let (lock, cv) = &QEMU_SLOTS;
+    {
+        let mut free = lock.lock().unwrap_or_else(|e| e.into_inner());
+        free.get_or_insert_with(boot_jobs);
+        while *free == Some(0) {
+            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(n) = free.as_mut() {
+            *n -= 1;
+        }
+    }
+    let out = qemu::run(staged, expect);
+    let mut free = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = free.as_mut() {
+        *n += 1;
+    }
+    cv.notify_one();
+    out
+}
+
+/// Stage and run `boot` without judging the verdict (the caller does).
+pub fn run_any(scenario: &str, boot: &Boot, expect: Expect) -> Result<RunOutcome, String> {
     let staged = boot
         .stage(&runs_dir().join(scenario).join("run"))
         .map_err(|e| e.to_string())?;
-    eprintln!("  command: {}", staged.command_line());
-    let outcome = qemu::run(&staged, expect).map_err(|e| e.to_string())?;
+    run_bounded(&staged, expect).map_err(|e| e.to_string())
+}
+
+/// Why a run did not pass: the verdict, what never appeared, the log's tail.
+pub fn explain(outcome: &RunOutcome) -> String {
+    let tail: Vec<&String> = outcome.lines.iter().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().map(String::as_str).collect();
+    let missing = if outcome.missing.is_empty() {
+        String::new()
+    } else {
+        format!("; never printed {:?}", outcome.missing)
+    };
+    format!(
+        "{} (exit code {}){missing}; log {}; last lines:\n    {}",
+        outcome.verdict,
+        outcome.verdict.exit_code(),
+        outcome.serial_log.display(),
+        tail.join("\n    ")
+    )
+}
+
+/// Stage and run `boot`, requiring the verdict `Pass`.
+pub fn run_boot(scenario: &str, boot: &Boot, expect: Expect) -> Result<RunOutcome, String> {
+    let outcome = run_any(scenario, boot, expect)?;
     if outcome.verdict != Verdict::Pass {
-        let tail: Vec<&String> = outcome.lines.iter().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().map(String::as_str).collect();
-        return Err(format!(
-            "{} (exit code {}); log {}; last lines:\n    {}",
-            outcome.verdict,
-            outcome.verdict.exit_code(),
-            outcome.serial_log.display(),
-            tail.join("\n    ")
-        ));
+        return Err(explain(&outcome));
     }
     Ok(outcome)
 }
@@ -354,4 +408,25 @@ mod baseline_tests {
         let lines = ["vm1: guest a: baseline: 16 null calls, 1850 ns per call".to_string()];
         assert_eq!(super::guest_baselines(&lines), [(16, 1850)]);
     }
+}
+
+/// Side-by-side figures recorded by the scenarios, for the suite's table.
+static FIGURES: Mutex<Vec<(String, compare::Figure)>> = Mutex::new(Vec::new());
+
+/// Keep `figures` of `scenario` for the suite's closing table: the per
+/// operation figures and the first and last VM's times (the rest stay in
+/// the scenario's own report).
+pub fn record_figures(scenario: &str, figures: &[compare::Figure]) {
+    let keep = figures
+        .iter()
+        .filter(|f| !f.what.starts_with("reset to vm ") || f.what.starts_with("reset to vm 1 "));
+    let mut all = FIGURES.lock().unwrap_or_else(|e| e.into_inner());
+    all.extend(keep.map(|f| (scenario.to_string(), f.clone())));
+}
+
+/// Every recorded figure, sorted by scenario name.
+pub fn recorded_figures() -> Vec<(String, compare::Figure)> {
+    let mut v = FIGURES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
 }

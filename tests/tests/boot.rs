@@ -1,41 +1,645 @@
 //! Boot scenarios on Pistachio in QEMU (harness = false: one summary line,
-//! skipped scenarios counted as skipped).
+//! skipped and expected-to-fail scenarios counted apart from passes).
 //!
-//! Without a Pistachio build every scenario reports "skipped: no Pistachio
-//! build" and the process succeeds, unless `REQUIRE_PISTACHIO=1`, which
-//! turns a skip into a failure (for machines that must have one).
-//! `BOOT_SCENARIOS=name,name` runs a subset.
+//! Fixtures come from `../shared` (or `PISTACHIO_DIR`, `WEDGE_DIR`,
+//! `ORIGINAL_DIR`; see `tests::fixtures`). Without them a scenario is
+//! skipped, unless `REQUIRE_PISTACHIO=1` (CI), which makes a missing fixture
+//! a failure. `BOOT_SCENARIOS=name,name` runs a subset (an unknown name is an
+//! error); `BOOT_JOBS=N` runs N QEMU boots at once (default 2).
+//!
+//! Scenarios whose guests speak only the original protocol run twice: on
+//! this monitor and on the original (`ORIGINAL_DIR/resourcemon-debug`), with
+//! the same kernel, guests and command lines; what the guests saw is
+//! compared field by field and every difference must be listed in
+//! `roottask/DIFFERENCES.md` ("Side by side").
 
-use qemu::{Module, Pistachio};
+use std::path::Path;
+
+use qemu::{Boot, Expect, Module, RunOutcome, Verdict};
+use tests::compare::{self, GuestRecord};
+use tests::fixtures::{Found, Needs};
+use tests::suite::{self, Outcome, Scenario, Totals};
 use tests::{
-    guest, guest_baselines, guest_figures, guest_passes, module_file, monitor_value, pattern,
-    position, printed_records, printed_tsc, printed_value, run_boot, scenario_expect,
-    standard_boot, vm_summary, PrintedRecord, ScenarioResult,
+    explain, guest, guest_baselines, guest_figures, guest_passes, module_file, monitor_value,
+    pattern, position, printed_records, printed_tsc, printed_value, run_any, run_boot,
+    scenario_expect, standard_boot, vm_summary, PrintedRecord,
 };
 
-type Scenario = fn(&Pistachio) -> Result<String, String>;
+/// Seed of the module data patterns the test guest checks.
+const SEED: u32 = 0x5a;
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("first-boot", first_boot),
-    ("from-config", from_config),
-    ("one-vm", one_vm),
-    ("two-vms", two_vms),
-    ("clones", clones),
-    ("modules-and-ramdisk", modules_and_ramdisk),
-    ("broken-group", broken_group),
-    ("scale-1", |p| scale(p, 1)),
-    ("scale-4", |p| scale(p, 4)),
-    ("scale-15", |p| scale(p, 15)),
-    ("isolation", isolation),
-    ("driver", driver),
-    ("soak", soak),
-    ("panic", panic),
+/// `roottask/DIFFERENCES.md`, read at build time: its "Side by side" table
+/// is the list of fields allowed to differ.
+const DIFFERENCES_MD: &str = include_str!("../../roottask/DIFFERENCES.md");
+
+const PISTACHIO_ONLY: Needs = Needs {
+    wedge: false,
+    original: false,
+};
+const ORIGINAL: Needs = Needs {
+    wedge: false,
+    original: true,
+};
+const WEDGE: Needs = Needs {
+    wedge: true,
+    original: true,
+};
+
+macro_rules! scenario {
+    ($name:expr, $needs:expr, $run:expr) => {
+        Scenario {
+            name: $name,
+            needs: $needs,
+            waits_for: None,
+            run: $run,
+        }
+    };
+    ($name:expr, $needs:expr, $run:expr, waits_for = $issue:expr) => {
+        Scenario {
+            name: $name,
+            needs: $needs,
+            waits_for: Some($issue),
+            run: $run,
+        }
+    };
+}
+
+const SCENARIOS: &[Scenario] = &[
+    scenario!("first-boot", PISTACHIO_ONLY, first_boot),
+    scenario!("from-config", PISTACHIO_ONLY, from_config),
+    scenario!("one-vm", ORIGINAL, one_vm),
+    scenario!("two-vms", ORIGINAL, two_vms),
+    scenario!("clones", ORIGINAL, clones),
+    scenario!("modules-and-ramdisk", ORIGINAL, modules_and_ramdisk),
+    scenario!("broken-group", PISTACHIO_ONLY, broken_group),
+    scenario!("scale-1", ORIGINAL, |f| scale(f, 1)),
+    scenario!("scale-4", ORIGINAL, |f| scale(f, 4)),
+    scenario!("scale-15", ORIGINAL, |f| scale(f, 15)),
+    scenario!("wedge-b", WEDGE, |f| wedge_tinyguest(
+        f,
+        "wedge-b",
+        Variant::B
+    )),
+    scenario!("wedge-a", WEDGE, |f| wedge_tinyguest(
+        f,
+        "wedge-a",
+        Variant::A
+    )),
+    scenario!("wedge-two-vms", WEDGE, wedge_two_vms),
+    scenario!("wedge-no-kernel", WEDGE, wedge_no_kernel),
+    scenario!("isolation", PISTACHIO_ONLY, isolation),
+    scenario!("driver", PISTACHIO_ONLY, driver),
+    scenario!("soak", PISTACHIO_ONLY, soak),
+    scenario!("panic", PISTACHIO_ONLY, panic),
 ];
 
-/// The failure path: a monitor panic prints the panic, the failure sentinel,
+// ---------------------------------------------------------------------------
+// Side by side with the original monitor.
+
+/// Which monitor a run boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Monitor {
+    Ours,
+    Original,
+}
+
+impl Monitor {
+    fn roottask<'a>(self, f: &'a Found<'_>) -> Result<&'a Path, String> {
+        match self {
+            Monitor::Ours => Ok(Path::new(resourcemon::ROOTTASK_ELF)),
+            Monitor::Original => Ok(&f.original()?.debug),
+        }
+    }
+
+    /// The run directory's name under the scenario's folder.
+    fn run_name(self, scenario: &str) -> String {
+        match self {
+            Monitor::Ours => scenario.to_string(),
+            Monitor::Original => format!("{scenario}/original"),
+        }
+    }
+}
+
+/// Machine memory of the side-by-side boots. The original places its
+/// first VM above 132 MB (see DIFFERENCES.md, `phys_offset`) and loses
+/// 16 MB to kernel memory below 256 MB, so 256 MB would not hold 15 VMs of
+/// 8 MB or two of 64 MB there.
+const SIDE_BY_SIDE_MIB: u32 = 512;
+
+/// A boot for `monitor`: the standard boot with that root task.
+fn boot_for(f: &Found<'_>, monitor: Monitor) -> Result<Boot, String> {
+    let mut b = Boot::standard(f.pistachio, monitor.roottask(f)?, "");
+    b.memory_mib = SIDE_BY_SIDE_MIB;
+    Ok(b)
+}
+
+/// Run the boots of both monitors at once (each built first, so shared
+/// files are written before either QEMU starts).
+fn both(
+    scenario: &str,
+    ours: (Boot, Expect),
+    original: (Boot, Expect),
+) -> (Result<RunOutcome, String>, Result<RunOutcome, String>) {
+    let (on, oo) = (
+        Monitor::Ours.run_name(scenario),
+        Monitor::Original.run_name(scenario),
+    );
+    std::thread::scope(|s| {
+        let a = s.spawn(|| run_any(&on, &ours.0, ours.1.clone()));
+        let b = s.spawn(|| run_any(&oo, &original.0, original.1.clone()));
+        (
+            a.join().unwrap_or_else(|_| Err("our run panicked".into())),
+            b.join()
+                .unwrap_or_else(|_| Err("the original's run panicked".into())),
+        )
+    })
+}
+
+/// Require the verdict `Pass` of the run under `monitor`.
+fn passed(monitor: Monitor, r: Result<RunOutcome, String>) -> Result<RunOutcome, String> {
+    let out = r.map_err(|e| format!("{monitor:?}: {e}"))?;
+    if out.verdict == Verdict::Pass {
+        Ok(out)
+    } else {
+        Err(format!("{monitor:?}: {}", explain(&out)))
+    }
+}
+
+/// Expectations for a test-guest boot: every guest's pass line (and, on
+/// ours, the monitor's sentinel).
+fn guest_expect(monitor: Monitor, passes: &[&str]) -> Expect {
+    let mut e = scenario_expect();
+    // Each guest's pass line, then its init-complete time (printed just
+    // before it tells the monitor, so it closes the guest's report).
+    e.required = passes
+        .iter()
+        .flat_map(|n| [format!("GUEST_PASS {n}"), "time: init complete tsc=".into()])
+        .collect();
+    if monitor == Monitor::Original {
+        e.successes = 0;
+    }
+    e
+}
+
+/// What a side-by-side test-guest scenario found.
+struct SideBySide {
+    ours: RunOutcome,
+    report: String,
+}
+
+/// Boot `build`'s modules on both monitors, require `passes` under both,
+/// compare what the guests saw and print our figures as ratios to the
+/// original's.
+fn side_by_side(
+    f: &Found<'_>,
+    scenario: &str,
+    passes: &[&str],
+    build: &dyn Fn(Boot) -> Result<Boot, String>,
+) -> Result<SideBySide, String> {
+    let ours = build(boot_for(f, Monitor::Ours)?)?;
+    let orig = build(boot_for(f, Monitor::Original)?)?;
+    let (a, b) = both(
+        scenario,
+        (ours, guest_expect(Monitor::Ours, passes)),
+        (orig, guest_expect(Monitor::Original, passes)),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, b) = (a?, b?);
+    for (m, out) in [(Monitor::Ours, &a), (Monitor::Original, &b)] {
+        let got = guest_passes(&out.lines);
+        if got != passes {
+            return Err(format!("{m:?}: guest passes {got:?}, want {passes:?}"));
+        }
+    }
+    let (ra, rb) = (
+        compare::guest_records(&a.lines),
+        compare::guest_records(&b.lines),
+    );
+    let report = compare_records(scenario, &ra, &rb)?;
+    Ok(SideBySide { ours: a, report })
+}
+
+/// The field-by-field comparison and the figures, or the differences that
+/// `DIFFERENCES.md` does not explain.
+fn compare_records(
+    scenario: &str,
+    ours: &[GuestRecord],
+    original: &[GuestRecord],
+) -> Result<String, String> {
+    if ours.len() != original.len() || ours.iter().any(|g| g.seen.is_empty()) {
+        return Err(format!(
+            "{} guests reported under ours, {} under the original (or a guest printed no `seen` lines)",
+            ours.len(),
+            original.len()
+        ));
+    }
+    let diffs = compare::diff(ours, original);
+    let allowed = compare::allowed_differences(DIFFERENCES_MD);
+    let bad = compare::unexplained(&diffs, &allowed);
+    if !bad.is_empty() {
+        let list: Vec<String> = bad
+            .iter()
+            .map(|d| {
+                format!(
+                    "vm {} {}: ours {} original {}",
+                    d.vm, d.field, d.ours, d.original
+                )
+            })
+            .collect();
+        return Err(format!(
+            "differences from the original that roottask/DIFFERENCES.md does not list: {}",
+            list.join("; ")
+        ));
+    }
+    let fields = ours.iter().map(|g| g.seen.len()).sum::<usize>();
+    let explained: Vec<String> = diffs
+        .iter()
+        .map(|d| format!("vm {} {} {} / {}", d.vm, d.field, d.ours, d.original))
+        .collect();
+    let figures = compare::figures(ours, original);
+    tests::record_figures(scenario, &figures);
+    Ok(format!(
+        "side by side: {} guests, {fields} fields compared, {} differ (all listed in DIFFERENCES.md{}{})\n    figures for {scenario} (virtual ns; ours / original):\n{}",
+        ours.len(),
+        diffs.len(),
+        if explained.is_empty() { "" } else { ": " },
+        explained.join(", "),
+        compare::figure_table(&figures).trim_end()
+    ))
+}
+
+/// One VM (the test guest as a wedge) with two extra modules.
+fn one_vm(f: &Found<'_>) -> Result<String, String> {
+    let s = "one-vm";
+    let r = side_by_side(f, s, &["one"], &|b| {
+        Ok(b.module(guest(
+            "vmstart vmsize=32M wedgeinstall=16M name=one touch=64 request=16 expect-modules=2",
+        ))
+        .module(data(s, "m0", 0, 10_000, "first module")?)
+        .module(data(s, "m1", 1, 5_000, "second")?))
+    })?;
+    vm_count(&r.ours, 1, 0)?;
+    Ok(format!("{}; {}", figures(&r.ours), r.report))
+}
+
+/// Two VMs: the second starts only after the first reported init complete.
+fn two_vms(f: &Found<'_>) -> Result<String, String> {
+    let s = "two-vms";
+    let r = side_by_side(f, s, &["a", "b"], &|b| {
+        Ok(b.module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=a expect-modules=1",
+        ))
+        .module(data(s, "a0", 0, 3_000, "for a")?)
+        .module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=b expect-modules=1",
+        ))
+        .module(data(s, "b0", 0, 7_000, "for b")?))
+    })?;
+    vm_count(&r.ours, 2, 0)?;
+    let out = &r.ours;
+    let a_done = position(out.monitor_lines(), "vm 1: init complete");
+    let b_start = position(out.monitor_lines(), "vm 2: started");
+    match (a_done, b_start) {
+        (Some(a), Some(b)) if a < b => Ok(format!(
+            "vm 2 started after vm 1's init complete; {}; {}",
+            figures(out),
+            r.report
+        )),
+        _ => Err(format!(
+            "start order: vm 1 init complete at {a_done:?}, vm 2 started at {b_start:?}"
+        )),
+    }
+}
+
+/// `clones=3`: three independent instances of one group.
+fn clones(f: &Found<'_>) -> Result<String, String> {
+    let s = "clones";
+    let r = side_by_side(f, s, &["c", "c", "c"], &|b| {
+        Ok(b.module(guest(
+            "vmstart clones=3 vmsize=16M wedgeinstall=8M name=c expect-modules=1",
+        ))
+        .module(data(s, "c0", 0, 4_096, "shared module")?))
+    })?;
+    vm_count(&r.ours, 3, 0)?;
+    for slot in 1..=3 {
+        let prefix = format!("vm {slot}: started");
+        position(r.ours.monitor_lines(), &prefix).ok_or(format!("no `{prefix}` line"))?;
+    }
+    Ok(format!("three clones in slots 1-3 passed; {}", r.report))
+}
+
+/// A VM with two extra modules and a VM in ramdisk mode on one boot line.
+fn modules_and_ramdisk(f: &Found<'_>) -> Result<String, String> {
+    let s = "modules-and-ramdisk";
+    let r = side_by_side(f, s, &["mods", "rd"], &|b| {
+        Ok(b.module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=mods expect-modules=2",
+        ))
+        .module(data(s, "x0", 0, 12_345, "x0 args")?)
+        .module(data(s, "x1", 1, 4_096, "x1 args")?)
+        .module(guest(
+            "vmstart vmsize=24M wedgeinstall=12M name=rd initrd expect-ramdisk=1",
+        ))
+        .module(data(s, "ramdisk", 0, 50_000, "")?))
+    })?;
+    vm_count(&r.ours, 2, 0)?;
+    Ok(format!(
+        "module mode and ramdisk mode both verified by the guests; {}",
+        r.report
+    ))
+}
+
+/// N clones of a small VM: virtual time until the last one's init complete.
+fn scale(f: &Found<'_>, n: u32) -> Result<String, String> {
+    let s = format!("scale-{n}");
+    let want: Vec<&str> = vec!["s"; n as usize];
+    let r = side_by_side(f, &s, &want, &|b| {
+        Ok(b.module(guest(&format!(
+            "vmstart clones={n} vmsize=8M wedgeinstall=4M name=s touch=16 request=4"
+        ))))
+    })?;
+    let last = vm_count(&r.ours, n as u64, 0)?;
+    let entry = printed_tsc(r.ours.monitor_lines(), "entry").ok_or("no entry time")?;
+    Ok(format!(
+        "{n} VMs: last client_init_complete at {last} ns virtual since reset, {} ns since the monitor's entry ({} ns per VM); {}",
+        last - entry,
+        (last - entry) / n as u64,
+        r.report
+    ))
+}
+
+/// The monitor's summary must say `started` VMs started and `failed`
+/// failed; returns the virtual time of the last init complete.
+fn vm_count(out: &RunOutcome, started: u64, failed: u64) -> Result<u64, String> {
+    let (s, fl, tsc) = vm_summary(out.monitor_lines()).ok_or("no `vms:` summary line")?;
+    if (s, fl) != (started, failed) {
+        return Err(format!(
+            "monitor summary started={s} failed={fl}, want started={started} failed={failed}"
+        ));
+    }
+    Ok(tsc)
+}
+
+// ---------------------------------------------------------------------------
+// The upstream afterburn wedge: a client nobody in this project wrote.
+
+/// The wedge's IDL4 wire variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    A,
+    B,
+}
+
+/// The wedge's VM line (`../shared/wedge/README.md`).
+const WEDGE_LINE: &str = "vmstart vmsize=64M wedgeinstall=16M wedgesize=16M";
+
+/// What every wedge + `tinyguest.elf` boot prints, in order (README).
+const TINYGUEST_LINES: [&str; 5] = [
+    "afterburn: VCPU 0 Init done, entering monitor loop",
+    "afterburn: VCPU 0 The guest kernel is missing PTE annotations.",
+    "afterburn: VCPU 0 Required from guest: 5 total from guest 5",
+    "tinyguest: hello from a guest kernel started by the afterburn wedge",
+    "tinyguest: paging enabled, now printing from virtual address space",
+];
+
+fn wedge_module(f: &Found<'_>, v: Variant) -> Result<Module, String> {
+    let w = f.wedge()?;
+    let file = match v {
+        Variant::A => &w.variant_a,
+        Variant::B => &w.variant_b,
+    };
+    Ok(Module::new(file, WEDGE_LINE))
+}
+
+/// Expectations of a wedge boot with `vms` VMs whose guest kernels end with
+/// `last_line`: ours waits for its idle `served:` report of the last VM
+/// (printed after the guests went quiet), the original for the guests'
+/// last lines.
+fn wedge_expect(monitor: Monitor, vms: usize, last_line: &str) -> Expect {
+    let mut e = scenario_expect();
+    match monitor {
+        Monitor::Ours => e.required = vec![format!("resourcemon: served: vm {vms}:")],
+        Monitor::Original => {
+            e.successes = 0;
+            e.required = vec![last_line.to_string(); vms];
+        }
+    }
+    e
+}
+
+/// A `served: vm N:` report's counts.
+fn served(out: &RunOutcome, vm: usize) -> Result<std::collections::BTreeMap<String, u64>, String> {
+    let prefix = format!("served: vm {vm}: ");
+    let line = out
+        .monitor_lines()
+        .filter(|l| l.starts_with(&prefix))
+        .last()
+        .ok_or(format!("no `{prefix}` report"))?;
+    Ok(line[prefix.len()..]
+        .split(' ')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect())
+}
+
+/// The counts every wedge + tinyguest VM must show (what the README counted
+/// on the original: ~184 faults, 9 request_pages, 3 ThreadControl, 5
+/// put_chars, 1 set_virtual_offset, 1 client_init_complete).
+fn check_tinyguest_counts(
+    counts: &std::collections::BTreeMap<String, u64>,
+    vm: usize,
+) -> Result<(), String> {
+    let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let exact = [
+        ("request_pages", 9),
+        ("thread_control", 3),
+        ("put_chars", 5),
+        ("set_virtual_offset", 1),
+        ("init_complete", 1),
+        ("refused", 0),
+        ("request_device", 0),
+        ("space_control", 0),
+    ];
+    for (k, want) in exact {
+        if get(k) != want {
+            return Err(format!(
+                "vm {vm}: served {k}={}, want {want}: {counts:?}",
+                get(k)
+            ));
+        }
+    }
+    if !(150..=230).contains(&get("faults")) {
+        return Err(format!(
+            "vm {vm}: served faults={}, want about 184: {counts:?}",
+            get("faults")
+        ));
+    }
+    Ok(())
+}
+
+/// The lines of VM `vm` under our monitor (its `vmN: ` label).
+fn our_vm_console(out: &RunOutcome, vm: usize) -> Vec<String> {
+    let label = format!("vm{vm}: ");
+    let mine: Vec<String> = out
+        .lines
+        .iter()
+        .filter(|l| l.starts_with(&label))
+        .cloned()
+        .collect();
+    compare::guest_console(&mine)
+}
+
+/// The wedge with `tinyguest.elf`: the README's lines under both monitors,
+/// the same lines under both, and what our monitor served.
+fn wedge_tinyguest(f: &Found<'_>, scenario: &str, v: Variant) -> Result<String, String> {
+    let tiny = Module::new(&f.wedge()?.tinyguest, "console=ttyS0");
+    let build = |m: Monitor| -> Result<Boot, String> {
+        Ok(boot_for(f, m)?
+            .module(wedge_module(f, v)?)
+            .module(tiny.clone()))
+    };
+    let last = TINYGUEST_LINES[4];
+    let (a, b) = both(
+        scenario,
+        (build(Monitor::Ours)?, wedge_expect(Monitor::Ours, 1, last)),
+        (
+            build(Monitor::Original)?,
+            wedge_expect(Monitor::Original, 1, last),
+        ),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, b) = (a?, b?);
+    let want: Vec<String> = TINYGUEST_LINES.iter().map(|s| s.to_string()).collect();
+    let ours = our_vm_console(&a, 1);
+    if ours != want {
+        return Err(format!(
+            "under our monitor the wedge printed {ours:#?}, want {want:#?}"
+        ));
+    }
+    let theirs = compare::guest_console(&b.lines);
+    if theirs != want {
+        return Err(format!(
+            "under the original the wedge printed {theirs:#?}, want {want:#?}"
+        ));
+    }
+    let counts = served(&a, 1)?;
+    check_tinyguest_counts(&counts, 1)?;
+    Ok(format!(
+        "wedge variant {v:?} + tinyguest: the 5 console lines under both monitors; ours served {counts:?}; {:.1}s / {:.1}s wall",
+        a.elapsed.as_secs_f64(),
+        b.elapsed.as_secs_f64()
+    ))
+}
+
+/// Two wedge VMs in one boot: the second starts after the first's init
+/// complete; both guest kernels print all their lines.
+fn wedge_two_vms(f: &Found<'_>) -> Result<String, String> {
+    let tiny = Module::new(&f.wedge()?.tinyguest, "console=ttyS0");
+    let build = |m: Monitor| -> Result<Boot, String> {
+        Ok(boot_for(f, m)?
+            .module(wedge_module(f, Variant::B)?)
+            .module(tiny.clone())
+            .module(wedge_module(f, Variant::B)?)
+            .module(tiny.clone()))
+    };
+    let last = TINYGUEST_LINES[4];
+    let (a, b) = both(
+        "wedge-two-vms",
+        (build(Monitor::Ours)?, wedge_expect(Monitor::Ours, 2, last)),
+        (
+            build(Monitor::Original)?,
+            wedge_expect(Monitor::Original, 2, last),
+        ),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, b) = (a?, b?);
+    let want: Vec<String> = TINYGUEST_LINES.iter().map(|s| s.to_string()).collect();
+    let mut all = Vec::new();
+    for vm in 1..=2 {
+        let lines = our_vm_console(&a, vm);
+        if lines != want {
+            return Err(format!("vm {vm} printed {lines:#?}, want {want:#?}"));
+        }
+        check_tinyguest_counts(&served(&a, vm)?, vm)?;
+        all.extend(lines);
+    }
+    let done = position(a.monitor_lines(), "vm 1: init complete");
+    let started = position(a.monitor_lines(), "vm 2: started");
+    if !matches!((done, started), (Some(d), Some(s)) if d < s) {
+        return Err(format!(
+            "start order: vm 1 init complete at {done:?}, vm 2 started at {started:?}"
+        ));
+    }
+    // The original's stream has no VM labels: compare the lines as a multiset.
+    let mut theirs = compare::guest_console(&b.lines);
+    theirs.sort();
+    all.sort();
+    if theirs != all {
+        return Err(format!(
+            "the guests printed other lines under the original: {theirs:#?} vs ours {all:#?}"
+        ));
+    }
+    Ok(format!(
+        "two wedge VMs, vm 2 started after vm 1's init complete, 10 lines under both monitors; served vm 1 {:?}, vm 2 {:?}",
+        served(&a, 1)?,
+        served(&a, 2)?
+    ))
+}
+
+/// The wedge without a guest kernel: it says so, panics the VM and enters
+/// the kernel debugger itself. Both monitors must get there, and ours must
+/// have printed nothing fatal and refused nothing before.
+fn wedge_no_kernel(f: &Found<'_>) -> Result<String, String> {
+    let lines = [
+        "Unable to find a valid kernel.",
+        "VM panic.  Halting VM threads.",
+        "--- \"VM panic\"",
+    ];
+    let expect = |_: Monitor| {
+        let mut e = scenario_expect();
+        e.successes = 0;
+        e.required = lines.iter().map(|s| s.to_string()).collect();
+        e
+    };
+    let build = |m: Monitor| -> Result<Boot, String> {
+        Ok(boot_for(f, m)?.module(wedge_module(f, Variant::B)?))
+    };
+    let (a, b) = both(
+        "wedge-no-kernel",
+        (build(Monitor::Ours)?, expect(Monitor::Ours)),
+        (build(Monitor::Original)?, expect(Monitor::Original)),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, _b) = (a?, b?);
+    let bad: Vec<&str> = a
+        .monitor_lines()
+        .filter(|l| l.contains("fatal") || l.contains("refused:") || l.contains("panic at"))
+        .collect();
+    if !bad.is_empty() {
+        return Err(format!("our monitor printed before the VM panic: {bad:?}"));
+    }
+    let summary = a
+        .monitor_lines()
+        .find(|l| l.starts_with("vms: "))
+        .ok_or("no `vms:` summary line before the panic")?;
+    if monitor_value(a.monitor_lines(), "vms:", "refused") != Some(0) {
+        return Err(format!("refusals before the panic: {summary}"));
+    }
+    Ok(format!(
+        "the wedge reported the missing kernel and entered the debugger under both monitors; ours served before: {summary:?}"
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios of this monitor alone.
+
+// The failure path: a monitor panic prints the panic, the failure sentinel,
 /// and stops; the harness reports it as a failure (exit code 1) with the
 /// panic in its context, not as a timeout.
-fn panic(p: &Pistachio) -> Result<String, String> {
+fn panic(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let boot = standard_boot(p, "selftest=panic");
     let staged = boot
         .stage(&tests::runs_dir().join("panic").join("run"))
@@ -61,7 +665,8 @@ fn panic(p: &Pistachio) -> Result<String, String> {
 /// well-behaved neighbour: every hostile request is refused (checked inside
 /// the hostile guest), the victim and the neighbour pass, the monitor keeps
 /// serving and never stops.
-fn isolation(p: &Pistachio) -> Result<String, String> {
+fn isolation(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let boot = standard_boot(p, "")
         .module(guest(
             "vmstart vmsize=16M wedgeinstall=8M name=victim mode=irq-owner irq=10",
@@ -96,7 +701,8 @@ fn isolation(p: &Pistachio) -> Result<String, String> {
 /// A `ddos` driver VM maps VGA text memory and a page above RAM, registers
 /// an interface; a client VM finds it with the locator and has the driver
 /// map one of its pages through request_client_pages.
-fn driver(p: &Pistachio) -> Result<String, String> {
+fn driver(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let boot = standard_boot(p, "")
         .module(guest(
             "vmstart ddos vmsize=16M wedgeinstall=8M name=driver mode=driver",
@@ -115,7 +721,8 @@ fn driver(p: &Pistachio) -> Result<String, String> {
 
 /// Two guests issue 150,000 mixed requests each; the monitor's heap use at
 /// the end equals its use after boot.
-fn soak(p: &Pistachio) -> Result<String, String> {
+fn soak(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let boot = standard_boot(p, "")
         .module(guest(
             "vmstart vmsize=16M wedgeinstall=8M name=soak1 mode=soak soak=150000",
@@ -151,8 +758,6 @@ fn soak(p: &Pistachio) -> Result<String, String> {
         .collect();
     Ok(format!("{requests} requests; heap used {start} bytes after boot, {end} at the end; {soak:?}; {:.0}s wall", out.elapsed.as_secs_f64()))
 }
-
-const SEED: u32 = 0x5a;
 
 fn data(scenario: &str, file: &str, index: u32, size: usize, args: &str) -> Result<Module, String> {
     module_file(scenario, file, &pattern(SEED, index, size), args).map_err(|e| e.to_string())
@@ -201,81 +806,10 @@ fn figures(out: &qemu::RunOutcome) -> String {
     )
 }
 
-/// One VM (the test guest as a wedge) with two extra modules.
-fn one_vm(p: &Pistachio) -> Result<String, String> {
-    let s = "one-vm";
-    let boot = standard_boot(p, "")
-        .module(guest(
-            "vmstart vmsize=32M wedgeinstall=16M name=one touch=64 request=16 expect-modules=2",
-        ))
-        .module(data(s, "m0", 0, 10_000, "first module")?)
-        .module(data(s, "m1", 1, 5_000, "second")?);
-    let (out, _) = run_vms(s, boot, &["one"], 1, 0)?;
-    Ok(figures(&out))
-}
-
-/// Two VMs: the second starts only after the first reported init complete.
-fn two_vms(p: &Pistachio) -> Result<String, String> {
-    let s = "two-vms";
-    let boot = standard_boot(p, "")
-        .module(guest(
-            "vmstart vmsize=24M wedgeinstall=12M name=a expect-modules=1",
-        ))
-        .module(data(s, "a0", 0, 3_000, "for a")?)
-        .module(guest(
-            "vmstart vmsize=16M wedgeinstall=8M name=b expect-modules=1",
-        ))
-        .module(data(s, "b0", 0, 7_000, "for b")?);
-    let (out, _) = run_vms(s, boot, &["a", "b"], 2, 0)?;
-    let a_done = position(out.monitor_lines(), "vm 1: init complete");
-    let b_start = position(out.monitor_lines(), "vm 2: started");
-    match (a_done, b_start) {
-        (Some(a), Some(b)) if a < b => Ok(format!(
-            "vm 2 started after vm 1's init complete; {}",
-            figures(&out)
-        )),
-        _ => Err(format!(
-            "start order: vm 1 init complete at {a_done:?}, vm 2 started at {b_start:?}"
-        )),
-    }
-}
-
-/// `clones=3`: three independent instances of one group.
-fn clones(p: &Pistachio) -> Result<String, String> {
-    let s = "clones";
-    let boot = standard_boot(p, "")
-        .module(guest(
-            "vmstart clones=3 vmsize=16M wedgeinstall=8M name=c expect-modules=1",
-        ))
-        .module(data(s, "c0", 0, 4_096, "shared module")?);
-    let (out, _) = run_vms(s, boot, &["c", "c", "c"], 3, 0)?;
-    for slot in 1..=3 {
-        let prefix = format!("vm {slot}: started");
-        position(out.monitor_lines(), &prefix).ok_or(format!("no `{prefix}` line"))?;
-    }
-    Ok("three clones in slots 1-3 passed".into())
-}
-
-/// A VM with two extra modules and a VM in ramdisk mode on one boot line.
-fn modules_and_ramdisk(p: &Pistachio) -> Result<String, String> {
-    let s = "modules-and-ramdisk";
-    let boot = standard_boot(p, "")
-        .module(guest(
-            "vmstart vmsize=24M wedgeinstall=12M name=mods expect-modules=2",
-        ))
-        .module(data(s, "x0", 0, 12_345, "x0 args")?)
-        .module(data(s, "x1", 1, 4_096, "x1 args")?)
-        .module(guest(
-            "vmstart vmsize=24M wedgeinstall=12M name=rd initrd expect-ramdisk=1",
-        ))
-        .module(data(s, "ramdisk", 0, 50_000, "")?);
-    run_vms(s, boot, &["mods", "rd"], 2, 0)?;
-    Ok("module mode and ramdisk mode both verified by the guests".into())
-}
-
 /// Broken groups between good ones: a VM module that is no ELF and a VM
 /// too large for the machine are reported; both good VMs still pass.
-fn broken_group(p: &Pistachio) -> Result<String, String> {
+fn broken_group(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let s = "broken-group";
     let boot = standard_boot(p, "")
         .module(guest("vmstart vmsize=16M wedgeinstall=8M name=good1"))
@@ -300,27 +834,11 @@ fn broken_group(p: &Pistachio) -> Result<String, String> {
     }
 }
 
-/// N clones of a small VM: virtual time until the last one's init complete.
-fn scale(p: &Pistachio, n: u32) -> Result<String, String> {
-    let s = format!("scale-{n}");
-    let boot = standard_boot(p, "").module(guest(&format!(
-        "vmstart clones={n} vmsize=8M wedgeinstall=4M name=s touch=16 request=4"
-    )));
-    let want: Vec<&str> = vec!["s"; n as usize];
-    let (out, last) = run_vms(&s, boot, &want, n as u64, 0)?;
-    let entry = printed_tsc(out.monitor_lines(), "entry").ok_or("no entry time")?;
-    Ok(format!(
-        "{n} VMs: last client_init_complete at {last} ns virtual since reset, {} ns since the monitor's entry ({} ns per VM); {:.1}s wall",
-        last - entry,
-        (last - entry) / n as u64,
-        out.elapsed.as_secs_f64()
-    ))
-}
-
 /// A boot written as a kickstart-config description: the QEMU tool boots
 /// from the description's generated arguments, and the monitor receives
 /// exactly the command lines the description gives.
-fn from_config(p: &Pistachio) -> Result<String, String> {
+fn from_config(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     let dir = tests::runs_dir().join("from-config").join("files");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::copy(resourcemon::ROOTTASK_ELF, dir.join("guest.elf")).map_err(|e| e.to_string())?;
@@ -400,7 +918,8 @@ kernel = { path = "guest.elf", args = "second" }
 
 /// The root task with two extra modules: the boot-info records it prints
 /// must match the modules byte for byte, and it must take memory from sigma0.
-fn first_boot(p: &Pistachio) -> Result<String, String> {
+fn first_boot(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
     // Any ELF executable can stand in for a VM module here: the planner
     // reads only its header.
     let alpha =
@@ -494,43 +1013,82 @@ fn first_boot(p: &Pistachio) -> Result<String, String> {
 }
 
 fn main() {
-    let only: Option<Vec<String>> = std::env::var("BOOT_SCENARIOS")
-        .ok()
-        .map(|s| s.split(',').map(String::from).collect());
+    let only = std::env::var("BOOT_SCENARIOS").ok();
+    let selected = match suite::select(SCENARIOS, only.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("error: {e}");
+            println!("boot scenarios: 0 passed, 1 failed, 0 skipped");
+            std::process::exit(2);
+        }
+    };
     let require = std::env::var("REQUIRE_PISTACHIO").is_ok_and(|v| v == "1");
-    let pistachio = Pistachio::from_env();
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (name, scenario) in SCENARIOS {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
-            continue;
+    let fixtures = tests::fixtures::Fixtures::locate();
+    for l in fixtures.describe() {
+        println!("{l}");
+    }
+    let workers = tests::boot_jobs();
+    println!(
+        "running {} boot scenarios, {} QEMU boots at a time{}",
+        selected.len(),
+        workers,
+        if require { " (fixtures required)" } else { "" }
+    );
+    let started = std::time::Instant::now();
+    let print = |r: &suite::Finished| {
+        let t = r.elapsed.as_secs_f64();
+        match &r.outcome {
+            Outcome::Passed(s) => println!("scenario {} ... ok ({t:.1}s): {s}", r.name),
+            Outcome::Failed(s) => println!("scenario {} ... FAILED ({t:.1}s): {s}", r.name),
+            Outcome::Skipped(s) => println!("scenario {} ... skipped: {s}", r.name),
+            Outcome::ExpectedFailure { waits_for, why } => println!(
+                "scenario {} ... expected to fail ({t:.1}s), waits for {waits_for}: {why}",
+                r.name
+            ),
         }
-        eprintln!("scenario {name} ...");
-        let result = match &pistachio {
-            Err(e) if require => ScenarioResult::Failed(format!("{e} (REQUIRE_PISTACHIO=1)")),
-            Err(_) => ScenarioResult::Skipped("no Pistachio build".into()),
-            Ok(p) => match scenario(p) {
-                Ok(summary) => ScenarioResult::Passed(summary),
-                Err(why) => ScenarioResult::Failed(why),
-            },
+    };
+    let results = suite::run_all(&selected, &fixtures, require, workers, &print);
+    let mut totals = Totals::default();
+    println!("boot scenario times:");
+    for r in &results {
+        totals.add(&r.outcome);
+        let what = match &r.outcome {
+            Outcome::Passed(_) => "ok",
+            Outcome::Failed(_) => "FAILED",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::ExpectedFailure { .. } => "expected to fail",
         };
-        match result {
-            ScenarioResult::Passed(s) => {
-                passed += 1;
-                println!("scenario {name} ... ok: {s}");
-            }
-            ScenarioResult::Failed(s) => {
-                failed += 1;
-                println!("scenario {name} ... FAILED: {s}");
-            }
-            ScenarioResult::Skipped(s) => {
-                skipped += 1;
-                println!("scenario {name} ... skipped: {s}");
-            }
+        println!(
+            "    {:<24} {:>6.1}s  {what}",
+            r.name,
+            r.elapsed.as_secs_f64()
+        );
+    }
+    println!(
+        "    {:<24} {:>6.1}s  (wall, {workers} at a time)",
+        "all",
+        started.elapsed().as_secs_f64()
+    );
+    let table = tests::recorded_figures();
+    if !table.is_empty() {
+        println!(
+            "side by side with the original (virtual ns under -icount; ratio = ours / original):"
+        );
+        println!("    | scenario | figure | ours | original | ratio |");
+        println!("    | --- | --- | --- | --- | --- |");
+        for (scenario, f) in table {
+            println!(
+                "    | {scenario} | {} | {} | {} | {:.3} |",
+                f.what,
+                f.ours,
+                f.original,
+                f.ratio()
+            );
         }
     }
-    if let Err(e) = &pistachio {
-        println!("note: {e}; set PISTACHIO_DIR to a Pistachio ia32 build (README: Pistachio)");
+    if totals.skipped > 0 {
+        println!("note: scenarios were skipped for missing fixtures; set REQUIRE_PISTACHIO=1 to make that a failure (README: Tests)");
     }
-    println!("boot scenarios: {passed} passed, {failed} failed, {skipped} skipped");
-    std::process::exit(if failed > 0 { 1 } else { 0 });
+    println!("{}", totals.line());
+    std::process::exit(if totals.failed > 0 { 1 } else { 0 });
 }

@@ -96,15 +96,29 @@ impl Platform for Ia32 {
 /// (VMs and the monitor's 1:1 mappings stay below `max_phys`).
 pub const REMAP_BASE: idl::Word = 0xBE00_0000;
 
-const WAIT: Timeouts = Timeouts {
-    send: Time::ZERO,
-    receive: Time::NEVER,
-};
+/// Reply without blocking; wait for the next request for at most `receive`.
+const fn wait(receive: Time) -> Timeouts {
+    Timeouts {
+        send: Time::ZERO,
+        receive,
+    }
+}
 
-fn open_wait() -> ia32::IpcResult {
+/// How long to wait for a request: until the idle report is due while
+/// something is unreported, else forever (an idle monitor never wakes).
+fn receive_timeout(monitor: &Monitor<Ia32>) -> Time {
+    if monitor.served.changed() {
+        Time::period_us(roottask::served::IDLE_REPORT_US)
+    } else {
+        Time::NEVER
+    }
+}
+
+fn open_wait(monitor: &Monitor<Ia32>) -> ia32::IpcResult {
+    let timeouts = wait(receive_timeout(monitor));
     // SAFETY: the acceptor is untyped-only, so nothing can be mapped into
     // the monitor's space by a receive.
-    unsafe { ia32::ipc(ThreadId::NIL, ThreadId::ANY, WAIT, MsgTag(0)) }
+    unsafe { ia32::ipc(ThreadId::NIL, ThreadId::ANY, timeouts, MsgTag(0)) }
 }
 
 /// Serve forever; `after_each` runs after every dispatched request (the boot
@@ -112,14 +126,17 @@ fn open_wait() -> ia32::IpcResult {
 pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monitor<Ia32>)) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
     let mut msg = idl::Message::new();
-    let mut r = open_wait();
+    let mut r = open_wait(monitor);
     loop {
         if let Some(e) = r.error() {
             // A failed reply (the client vanished) or receive: wait again.
             if !e.receive_phase {
                 monitor.stats.refused += 1;
+            } else if e.kind == l4_sys::IpcErrorKind::Timeout {
+                // Quiet for a while: say what every VM asked so far.
+                monitor.served.report(|line| println!("{line}"));
             }
-            r = open_wait();
+            r = open_wait(monitor);
             continue;
         }
         let n = ((r.tag.untyped() + r.tag.typed()) as usize).min(63);
@@ -140,10 +157,11 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             for (i, w) in words.iter().enumerate().skip(1) {
                 utcb::set_mr(i, *w);
             }
+            let timeouts = wait(receive_timeout(monitor));
             // SAFETY: as in `open_wait`.
-            unsafe { ia32::ipc(r.from, ThreadId::ANY, WAIT, MsgTag(words[0])) }
+            unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
         } else {
-            open_wait()
+            open_wait(monitor)
         };
     }
 }

@@ -20,6 +20,7 @@ pub mod console;
 pub mod options;
 pub mod pages;
 pub mod probe;
+pub mod seen;
 
 /// The resource monitor's IPC interface, generated from `idl/resourcemon.idl`
 /// (client stubs and the shared-page types).

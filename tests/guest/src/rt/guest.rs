@@ -108,6 +108,9 @@ fn verify(gv: u32, gp: u32, salt: u32) -> Option<(u32, u32, u32)> {
 
 /// Entered from `_start` on the stack from `.resourcemon.startup`.
 pub extern "C" fn guest_main() -> ! {
+    // Virtual ns since reset under -icount (the scenarios' "first
+    // instruction" time; only the image's first pages were faulted in).
+    let entry_tsc = rdtsc();
     let snap = Snapshot::read(image::shared_word);
     let pager = utcb::pager().0;
     // thread_server_tid serves put_chars (§5.3); should it be missing, the
@@ -130,6 +133,8 @@ pub extern "C" fn guest_main() -> ! {
         Hex(image::shared_address()),
         snap.cmdline()
     ));
+    report.line(format_args!("time: entry tsc={entry_tsc}"));
+    test_guest::seen::report(&snap, &mut report);
     let kip_base = ia32::kernel_interface().kip_base as u32;
     let own = Own {
         global_id: me,
@@ -201,6 +206,8 @@ pub extern "C" fn guest_main() -> ! {
 
 /// Tell the monitor this VM is done booting (`client_init_complete`).
 fn init_complete(server: u32, report: &mut Report<'_, Console>) {
+    report.line(format_args!("time: init complete tsc={}", rdtsc()));
+    report.out.flush();
     let mut t = L4Transport;
     let done = iresourcemon::Client::new(&mut t, idl::ThreadId(server), idl::Variant::A)
         .client_init_complete();

@@ -1,0 +1,293 @@
+//! What each VM asked of the monitor, counted by kind of request, and the
+//! `served:` report the monitor prints when it falls idle.
+//!
+//! A user whose guest stops wants to know what the monitor did for it (did
+//! the wedge ever ask for its device page? was it refused?), and the boot
+//! scenarios compare these counts with what an upstream client is known to
+//! ask (`../shared/wedge/README.md`). The report is printed once the monitor
+//! has had no request for [`IDLE_REPORT_US`] and something changed since
+//! the last one, so a busy monitor is never slowed by it.
+
+use core::fmt::{self, Write};
+
+use crate::vm::threads::MAX_VM;
+
+/// Quiet time after which the counts are reported (virtual µs).
+pub const IDLE_REPORT_US: u64 = 1_000_000;
+
+/// Kinds of request, named as the report names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Kernel page-fault messages and explicit `pagefault` calls.
+    PageFault,
+    /// `request_pages`.
+    RequestPages,
+    /// `request_device`.
+    RequestDevice,
+    /// `unmap_device`.
+    UnmapDevice,
+    /// `request_client_pages`.
+    ClientPages,
+    /// `IConsole.put_chars`.
+    PutChars,
+    /// `IConsole.get_chars`.
+    GetChars,
+    /// The ThreadControl proxy.
+    ThreadControl,
+    /// The SpaceControl proxy.
+    SpaceControl,
+    /// The AssociateInterrupt proxy.
+    AssociateInterrupt,
+    /// The DeassociateInterrupt proxy.
+    DeassociateInterrupt,
+    /// `set_virtual_offset`.
+    SetVirtualOffset,
+    /// `client_init_complete`.
+    InitComplete,
+    /// ILocator.
+    Locator,
+    /// Everything else (IVMControl, ILogging, queries, unknown labels).
+    Other,
+}
+
+impl Op {
+    /// Number of kinds.
+    pub const COUNT: usize = 15;
+    /// Every kind, in report order.
+    pub const ALL: [Op; Op::COUNT] = [
+        Op::PageFault,
+        Op::RequestPages,
+        Op::RequestDevice,
+        Op::UnmapDevice,
+        Op::ClientPages,
+        Op::PutChars,
+        Op::GetChars,
+        Op::ThreadControl,
+        Op::SpaceControl,
+        Op::AssociateInterrupt,
+        Op::DeassociateInterrupt,
+        Op::SetVirtualOffset,
+        Op::InitComplete,
+        Op::Locator,
+        Op::Other,
+    ];
+
+    /// The kind of a request with message label `label` (spec §7.4).
+    pub fn from_label(label: u64) -> Op {
+        match label {
+            0xFFE0..=0xFFEF => Op::PageFault,
+            0xFFA0 => Op::RequestPages,
+            0x0044 => Op::RequestDevice,
+            0x0045 => Op::UnmapDevice,
+            0x0046 => Op::ClientPages,
+            0x0080 => Op::PutChars,
+            0x0081 => Op::GetChars,
+            0x0047 => Op::ThreadControl,
+            0x0048 => Op::SpaceControl,
+            0x0049 => Op::AssociateInterrupt,
+            0x004A => Op::DeassociateInterrupt,
+            0x004D => Op::SetVirtualOffset,
+            0x0042 => Op::InitComplete,
+            0x0000 | 0x0001 => Op::Locator,
+            _ => Op::Other,
+        }
+    }
+
+    /// The key in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::PageFault => "faults",
+            Op::RequestPages => "request_pages",
+            Op::RequestDevice => "request_device",
+            Op::UnmapDevice => "unmap_device",
+            Op::ClientPages => "request_client_pages",
+            Op::PutChars => "put_chars",
+            Op::GetChars => "get_chars",
+            Op::ThreadControl => "thread_control",
+            Op::SpaceControl => "space_control",
+            Op::AssociateInterrupt => "associate_interrupt",
+            Op::DeassociateInterrupt => "deassociate_interrupt",
+            Op::SetVirtualOffset => "set_virtual_offset",
+            Op::InitComplete => "init_complete",
+            Op::Locator => "locator",
+            Op::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        Op::ALL
+            .iter()
+            .position(|o| *o == self)
+            .unwrap_or(Op::COUNT - 1)
+    }
+}
+
+/// Per-VM counts since boot. Slot 0 collects callers of no VM.
+#[derive(Clone, Debug)]
+pub struct Served {
+    counts: [[u32; Op::COUNT]; MAX_VM],
+    refused: [u32; MAX_VM],
+    changed: bool,
+}
+
+impl Default for Served {
+    fn default() -> Self {
+        Served {
+            counts: [[0; Op::COUNT]; MAX_VM],
+            refused: [0; MAX_VM],
+            changed: false,
+        }
+    }
+}
+
+impl Served {
+    /// Count one request of `op` from VM `slot` (`None`: no VM), refused or not.
+    pub fn record(&mut self, slot: Option<usize>, op: Op, refused: bool) {
+        let s = slot.filter(|s| *s < MAX_VM).unwrap_or(0);
+        let c = &mut self.counts[s][op.index()];
+        *c = c.saturating_add(1);
+        if refused {
+            self.refused[s] = self.refused[s].saturating_add(1);
+        }
+        self.changed = true;
+    }
+
+    /// How many requests of `op` VM `slot` made.
+    pub fn count(&self, slot: usize, op: Op) -> u32 {
+        self.counts.get(slot).map_or(0, |c| c[op.index()])
+    }
+
+    /// How many of VM `slot`'s requests were refused.
+    pub fn refused(&self, slot: usize) -> u32 {
+        self.refused.get(slot).copied().unwrap_or(0)
+    }
+
+    /// Something was counted since the last report.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Write one report line per slot that asked anything
+    /// (`vm N: requests=… faults=… … refused=…`, kinds with a zero count
+    /// left out; slot 0 is written `no vm`), then mark the counts reported.
+    pub fn report(&mut self, mut line: impl FnMut(fmt::Arguments<'_>)) {
+        for slot in 0..MAX_VM {
+            let total: u32 = self.counts[slot].iter().sum();
+            if total == 0 {
+                continue;
+            }
+            let mut text = Line::default();
+            for op in Op::ALL {
+                let n = self.counts[slot][op.index()];
+                if n > 0 {
+                    let _ = write!(text, " {}={n}", op.name());
+                }
+            }
+            let refused = self.refused[slot];
+            if slot == 0 {
+                line(format_args!(
+                    "served: no vm: requests={total}{} refused={refused}",
+                    text.as_str()
+                ));
+            } else {
+                line(format_args!(
+                    "served: vm {slot}: requests={total}{} refused={refused}",
+                    text.as_str()
+                ));
+            }
+        }
+        self.changed = false;
+    }
+}
+
+/// A report line put together without an allocator.
+struct Line {
+    bytes: [u8; 400],
+    len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line {
+            bytes: [0; 400],
+            len: 0,
+        }
+    }
+}
+
+impl Line {
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dest = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dest.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    #[test]
+    fn labels_map_to_kinds() {
+        assert_eq!(Op::from_label(0xFFE7), Op::PageFault);
+        assert_eq!(Op::from_label(0xFFE2), Op::PageFault);
+        assert_eq!(Op::from_label(0xFFA0), Op::RequestPages);
+        assert_eq!(Op::from_label(0x0044), Op::RequestDevice);
+        assert_eq!(Op::from_label(0x0080), Op::PutChars);
+        assert_eq!(Op::from_label(0x0047), Op::ThreadControl);
+        assert_eq!(Op::from_label(0x004D), Op::SetVirtualOffset);
+        assert_eq!(Op::from_label(0x0042), Op::InitComplete);
+        assert_eq!(Op::from_label(0x0204), Op::Other);
+        assert_eq!(Op::from_label(0x1234), Op::Other);
+        // Every kind has its own name and index.
+        let mut names: Vec<&str> = Op::ALL.iter().map(|o| o.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Op::COUNT);
+        for (i, op) in Op::ALL.iter().enumerate() {
+            assert_eq!(op.index(), i);
+        }
+    }
+
+    #[test]
+    fn reports_each_active_vm_once_per_change() {
+        let mut s = Served::default();
+        assert!(!s.changed());
+        for _ in 0..184 {
+            s.record(Some(1), Op::PageFault, false);
+        }
+        s.record(Some(1), Op::RequestDevice, true);
+        s.record(Some(3), Op::PutChars, false);
+        s.record(None, Op::Other, true);
+        assert!(s.changed());
+        assert_eq!(s.count(1, Op::PageFault), 184);
+        assert_eq!(s.refused(1), 1);
+        let mut lines = Vec::new();
+        s.report(|a| lines.push(a.to_string()));
+        assert_eq!(
+            lines,
+            [
+                "served: no vm: requests=1 other=1 refused=1",
+                "served: vm 1: requests=185 faults=184 request_device=1 refused=1",
+                "served: vm 3: requests=1 put_chars=1 refused=0",
+            ]
+        );
+        assert!(!s.changed());
+        // Out-of-range slots count as "no vm".
+        s.record(Some(MAX_VM + 3), Op::Locator, false);
+        assert_eq!(s.count(0, Op::Locator), 1);
+        let mut all = String::new();
+        s.report(|a| all.push_str(&a.to_string()));
+        assert!(all.contains("served: no vm: requests=2 locator=1 other=1"));
+    }
+}
