@@ -1,0 +1,477 @@
+//! The IPC server: the traits generated from `resourcemon.idl`, implemented
+//! over the table of running VMs.
+//!
+//! Everything here decides; nothing here touches the kernel or raw memory.
+//! What the server needs from the machine goes through [`Platform`], which
+//! the ia32 runtime implements with system calls and the host tests fake.
+//!
+//! Isolation (a deliberate improvement over the original, which trusts
+//! every caller; spec §6.5, §7.6, §9): every request is first mapped to the
+//! caller's VM (§6.1); callers of no VM are refused. A VM may name only
+//! threads and spaces of its own thread range in the system-call proxies,
+//! only interrupts no other VM owns, and only `ddos` VMs reach another VM's
+//! memory. Every refusal is an exception reply the client stubs understand,
+//! except where the protocol has no error reply: page faults (no reply: the
+//! faulting thread stays blocked, as upstream) and the sigma0-protocol
+//! `request_pages` (a nil map item, as sigma0 answers).
+//! `roottask/DIFFERENCES.md` lists every difference from the original.
+//!
+//! One file per interface, each with the rules and refusals it owns:
+//! [`console`] (IConsole, ILogging), [`locator`] (ILocator), [`memory`]
+//! (page faults, `request_pages`, address queries), [`devices`] (device
+//! memory, the remap window, client pages), [`proxies`] (the system-call
+//! proxies and interrupts) and [`vmcontrol`] (IVMControl, the start
+//! sequence, the migration family). This file holds the state they share
+//! and the IResourcemon trait impl, which only forwards to them.
+
+use core::fmt;
+
+use idl::{Fpage, MapItem, ServerError, ThreadId, Word};
+use l4_sys::KernelError;
+
+use crate::ipc::{iresourcemon, ivmcontrol};
+use crate::vm::layout::Layout;
+use crate::vm::threads::{ThreadSpaces, MAX_VM};
+
+pub mod console;
+pub mod devices;
+pub mod locator;
+pub mod memory;
+pub mod proxies;
+#[cfg(test)]
+mod tests;
+pub mod vmcontrol;
+
+/// Byte offset of `link_vaddr` in the shared page (§5.3).
+const SHARED_LINK_VADDR: u64 = 28;
+/// Byte offset of `mem_balloon` in the shared page (§5.3).
+const SHARED_MEM_BALLOON: u64 = 96;
+/// Locator table size (`UUID_Max_IF`, §7.4).
+pub const LOCATOR_SLOTS: usize = 13;
+/// The locator id of IVMControl, which the monitor serves itself.
+pub const IVMCONTROL_GUID: usize = 8;
+/// Longest guest console line kept before it is printed anyway.
+pub const GUEST_LINE_MAX: usize = 200;
+/// Interrupt numbers the proxies accept (§9.4).
+pub const MAX_IRQS: usize = 256;
+/// Device frames the remap window holds at once (a 1 MB window: §9.3's
+/// "documented equivalent", smaller than the original's 32 MB).
+pub const REMAP_SLOTS: usize = 256;
+/// Longest block `get_space_block` hands out (§7.7).
+pub const MAX_BLOCK: u32 = 4 << 20;
+/// Devices listed per VM (the shared page's `devices[]`).
+pub const MAX_DEVICES: usize = 16;
+
+/// What the server needs from the machine.
+pub trait Platform {
+    /// Print a monitor log line (the platform adds the monitor's prefix).
+    fn log(&mut self, args: fmt::Arguments<'_>);
+    /// Print one complete line of VM `slot`'s console output.
+    fn guest_line(&mut self, slot: usize, line: &[u8]);
+    /// Store a word into memory the monitor owns (a VM's shared page).
+    fn store_word(&mut self, haddr: u64, value: u32);
+    /// The ThreadControl system call.
+    fn thread_control(
+        &mut self,
+        dest: ThreadId,
+        space: ThreadId,
+        scheduler: ThreadId,
+        pager: ThreadId,
+        utcb_location: Word,
+    ) -> Result<(), KernelError>;
+    /// The SpaceControl system call.
+    fn space_control(
+        &mut self,
+        space: ThreadId,
+        control: Word,
+        kip: Fpage,
+        utcb: Fpage,
+        redirector: ThreadId,
+    ) -> Result<(), KernelError>;
+    /// The Schedule system call (~0 leaves a value unchanged).
+    fn schedule(
+        &mut self,
+        dest: ThreadId,
+        processor: Word,
+        priority: Word,
+    ) -> Result<(), KernelError>;
+    /// Unmap `fpage` (rights to revoke in its rwx bits) from every space
+    /// that received it from the monitor; with `flush` also from the
+    /// monitor. Returns the fpage with the accessed bits.
+    fn unmap(&mut self, fpage: Fpage, flush: bool) -> Fpage;
+    /// Map the 4 KB host-physical device frame `phys` at the monitor's
+    /// address `at` (from sigma0). False if sigma0 refuses.
+    fn map_device_frame(&mut self, phys: Word, at: Word) -> bool;
+}
+
+/// One entry of a VM's device list (§5.4): `[low, high]`, inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// First byte.
+    pub low: Word,
+    /// Last byte.
+    pub high: Word,
+    /// KIP memory type (0 for the terminator).
+    pub kind: Word,
+}
+
+/// A running (or started) VM, as the server sees it.
+#[derive(Clone, Debug)]
+pub struct VmEntry {
+    /// Address translations (§3.2).
+    pub layout: Layout,
+    /// Host address of the VM's shared page.
+    pub shared_haddr: u64,
+    /// `ddos`: device access and client memory (§8.4).
+    pub device_access: bool,
+    /// The device list the monitor wrote into the shared page. The monitor
+    /// decides from this copy, never from the guest-writable page.
+    pub devices: heapless::Vec<Device, MAX_DEVICES>,
+    /// Console output not yet ended by a newline.
+    pub line: heapless::Vec<u8, GUEST_LINE_MAX>,
+}
+
+impl VmEntry {
+    /// A VM entry with an empty console line.
+    pub fn new(
+        layout: Layout,
+        shared_haddr: u64,
+        device_access: bool,
+        devices: &[Device],
+    ) -> VmEntry {
+        let mut list = heapless::Vec::new();
+        for d in devices.iter().take(MAX_DEVICES) {
+            let _ = list.push(*d);
+        }
+        VmEntry {
+            layout,
+            shared_haddr,
+            device_access,
+            devices: list,
+            line: heapless::Vec::new(),
+        }
+    }
+
+    /// Is `[start, start + size)` device memory for this VM (§8.2 step 4)?
+    /// Below 1 MB, or inside one of the VM's device entries.
+    pub fn is_device(&self, start: u64, size: u64) -> bool {
+        let last = start.saturating_add(size.max(1) - 1);
+        if last < 0x10_0000 {
+            return true;
+        }
+        self.devices
+            .iter()
+            .any(|d| start >= u64::from(d.low) && last <= u64::from(d.high))
+    }
+}
+
+/// Counters for the boot report and the soak scenario.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Page faults answered with a mapping.
+    pub faults_served: u64,
+    /// request_pages answered with a mapping.
+    pub pages_requested: u64,
+    /// Requests of every kind that reached the dispatcher.
+    pub requests: u64,
+    /// Requests refused (no reply, a nil item, or an exception).
+    pub refused: u64,
+}
+
+/// A frame in the device remap window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RemapSlot {
+    frame: Word,
+    refs: u16,
+}
+
+/// The monitor's IPC state.
+pub struct Monitor<P: Platform> {
+    /// The machine.
+    pub platform: P,
+    /// VM slots; slot 0 is the monitor itself and never holds a VM.
+    pub vms: [Option<VmEntry>; MAX_VM],
+    /// Thread-number ranges (§6.1).
+    pub spaces: ThreadSpaces,
+    /// ILocator's table.
+    pub locator: [ThreadId; LOCATOR_SLOTS],
+    /// Owner slot of each interrupt (0 = free).
+    irq_owner: [u8; MAX_IRQS],
+    /// Interrupt lines the kernel has (KIP SystemBase).
+    pub irq_lines: u32,
+    /// Base of the device remap window in the monitor's space.
+    pub remap_base: Word,
+    remap: [RemapSlot; REMAP_SLOTS],
+    /// Set by `client_init_complete` from the VM the start sequence waits
+    /// for; the runtime starts the next VM and clears it.
+    pub init_complete: Option<usize>,
+    /// The slot whose `client_init_complete` the start sequence waits for.
+    pub waiting_for: Option<usize>,
+    /// Counters.
+    pub stats: Stats,
+    /// What each VM asked, by kind (the idle `served:` report).
+    pub served: crate::served::Served,
+    logged_refusals: [u32; MAX_VM],
+}
+
+/// Refusals logged per VM before the log goes quiet.
+pub const LOGGED_REFUSALS: u32 = 32;
+
+type RmResult<T> = Result<T, ServerError<iresourcemon::Exception>>;
+use iresourcemon::Exception as RmX;
+
+impl<P: Platform> Monitor<P> {
+    /// A monitor with no VMs; it registers itself as the IVMControl server.
+    pub fn new(platform: P, spaces: ThreadSpaces, irq_lines: u32, remap_base: Word) -> Monitor<P> {
+        let mut locator = [ThreadId::NIL; LOCATOR_SLOTS];
+        locator[IVMCONTROL_GUID] = ThreadId(spaces.monitor_tid().0);
+        Monitor {
+            platform,
+            vms: core::array::from_fn(|_| None),
+            spaces,
+            locator,
+            irq_owner: [0; MAX_IRQS],
+            irq_lines,
+            remap_base,
+            remap: [RemapSlot::default(); REMAP_SLOTS],
+            init_complete: None,
+            waiting_for: None,
+            stats: Stats::default(),
+            served: crate::served::Served::default(),
+            logged_refusals: [0; MAX_VM],
+        }
+    }
+
+    /// The monitor's own thread id.
+    pub fn monitor_tid(&self) -> ThreadId {
+        ThreadId(self.spaces.monitor_tid().0)
+    }
+
+    /// The VM slot of `tid`, if it belongs to a running VM.
+    pub fn caller_vm(&self, tid: ThreadId) -> Option<usize> {
+        let tid = l4_sys::ThreadId(tid.0);
+        self.spaces.tid_to_vm(tid, |slot| {
+            slot != 0 && self.vms.get(slot).is_some_and(Option::is_some)
+        })
+    }
+
+    fn vm(&self, slot: usize) -> &VmEntry {
+        self.vms[slot]
+            .as_ref()
+            .expect("callers pass slots from caller_vm")
+    }
+
+    /// The caller's slot, or `err` (counted and logged) if it has none.
+    fn vm_of<E>(
+        &mut self,
+        caller: ThreadId,
+        op: &str,
+        err: ServerError<E>,
+    ) -> Result<usize, ServerError<E>> {
+        match self.caller_vm(caller) {
+            Some(slot) => Ok(slot),
+            None => {
+                self.stats.refused += 1;
+                self.platform.log(format_args!(
+                    "{op}: refused: caller {:#x} belongs to no VM",
+                    caller.0
+                ));
+                Err(err)
+            }
+        }
+    }
+
+    /// Count and log a refusal, returning `err`. Each VM's first
+    /// [`LOGGED_REFUSALS`] refusals are logged; after that only counted, so
+    /// a hostile guest cannot flood the console.
+    fn refuse<E>(
+        &mut self,
+        slot: usize,
+        err: ServerError<E>,
+        why: fmt::Arguments<'_>,
+    ) -> ServerError<E> {
+        self.stats.refused += 1;
+        let logged = &mut self.logged_refusals[slot % MAX_VM];
+        if *logged < LOGGED_REFUSALS {
+            *logged += 1;
+            let last = *logged == LOGGED_REFUSALS;
+            self.platform.log(format_args!("vm {slot}: refused: {why}"));
+            if last {
+                self.platform.log(format_args!(
+                    "vm {slot}: further refusals are counted, not logged"
+                ));
+            }
+        }
+        err
+    }
+
+    /// Is `t` nil or a thread of VM `slot`?
+    fn own_or_nil(&self, slot: usize, t: ThreadId) -> bool {
+        t.0 == 0 || self.caller_vm(t) == Some(slot)
+    }
+
+    /// A nil map item: the sigma0 protocol's "no" (`request_pages`).
+    fn nil_item(&mut self, slot: usize, why: fmt::Arguments<'_>) -> MapItem {
+        let _: ServerError<()> =
+            self.refuse(slot, ServerError::NoReply, format_args!("{why}; nil fpage"));
+        MapItem::map(0, Fpage::NIL)
+    }
+
+    /// IVMControl and the inherited-interface checks: the caller's own VM
+    /// or a `ddos` VM may look at `space`.
+    fn may_inspect(&self, slot: usize, space: usize) -> bool {
+        slot == space || self.vm(slot).device_access
+    }
+}
+
+impl<P: Platform> iresourcemon::Server for Monitor<P> {
+    fn pagefault(
+        &mut self,
+        caller: ThreadId,
+        addr: Word,
+        ip: Word,
+        privileges: Word,
+    ) -> RmResult<MapItem> {
+        self.handle_pagefault(caller, addr, ip, privileges)
+    }
+
+    fn register_pdirptr(&mut self, caller: ThreadId, addr: Word) -> RmResult<()> {
+        self.handle_register_pdirptr(caller, addr)
+    }
+
+    fn client_init_complete(&mut self, caller: ThreadId) {
+        self.handle_client_init_complete(caller)
+    }
+
+    fn request_pages(&mut self, caller: ThreadId, req_fp: Fpage, attr: Word) -> RmResult<MapItem> {
+        self.handle_request_pages(caller, req_fp, attr)
+    }
+
+    fn request_device(&mut self, caller: ThreadId, req_fp: Fpage, attr: Word) -> RmResult<MapItem> {
+        self.handle_request_device(caller, req_fp, attr)
+    }
+
+    fn unmap_device(&mut self, caller: ThreadId, req_fp: Fpage, attr: Word) -> RmResult<Word> {
+        self.handle_unmap_device(caller, req_fp, attr)
+    }
+
+    fn request_client_pages(
+        &mut self,
+        caller: ThreadId,
+        client: ThreadId,
+        req_fp: Fpage,
+    ) -> RmResult<MapItem> {
+        self.handle_request_client_pages(caller, client, req_fp)
+    }
+
+    fn thread_control(
+        &mut self,
+        caller: ThreadId,
+        dest: ThreadId,
+        space: ThreadId,
+        sched: ThreadId,
+        pager: ThreadId,
+        utcb_location: Word,
+        prio: Word,
+        cpu: Word,
+    ) -> RmResult<i32> {
+        self.handle_thread_control(caller, dest, space, sched, pager, utcb_location, prio, cpu)
+    }
+
+    fn space_control(
+        &mut self,
+        caller: ThreadId,
+        space: ThreadId,
+        control: Word,
+        kip: Fpage,
+        utcb: Fpage,
+        redir: ThreadId,
+    ) -> RmResult<i32> {
+        self.handle_space_control(caller, space, control, kip, utcb, redir)
+    }
+
+    fn associate_interrupt(
+        &mut self,
+        caller: ThreadId,
+        irq_tid: ThreadId,
+        handler: ThreadId,
+        irq_prio: Word,
+        irq_cpu: Word,
+    ) -> RmResult<i32> {
+        self.handle_associate_interrupt(caller, irq_tid, handler, irq_prio, irq_cpu)
+    }
+
+    fn deassociate_interrupt(&mut self, caller: ThreadId, irq_tid: ThreadId) -> RmResult<i32> {
+        self.handle_deassociate_interrupt(caller, irq_tid)
+    }
+
+    fn get_client_phys_range(
+        &mut self,
+        caller: ThreadId,
+        client: ThreadId,
+    ) -> RmResult<(Word, Word)> {
+        self.handle_get_client_phys_range(caller, client)
+    }
+
+    fn get_space_phys_range(&mut self, caller: ThreadId, space_id: Word) -> RmResult<(Word, Word)> {
+        self.handle_get_space_phys_range(caller, space_id)
+    }
+
+    fn set_virtual_offset(&mut self, caller: ThreadId, new_offset: Word) -> RmResult<()> {
+        self.handle_set_virtual_offset(caller, new_offset)
+    }
+
+    fn tid_to_space_id(&mut self, caller: ThreadId, tid: ThreadId) -> RmResult<Word> {
+        self.handle_tid_to_space_id(caller, tid)
+    }
+
+    fn clone_vm(&mut self, caller: ThreadId, tid: ThreadId, resume: Word) -> RmResult<()> {
+        self.handle_clone_vm(caller, tid, resume)
+    }
+
+    fn get_vm_space(&mut self, caller: ThreadId, space_id: Word) -> RmResult<MapItem> {
+        self.handle_get_vm_space(caller, space_id)
+    }
+
+    fn vm_info(&mut self, caller: ThreadId, space_id: Word) -> RmResult<MapItem> {
+        self.handle_vm_info(caller, space_id)
+    }
+
+    fn allocate_vm(&mut self, caller: ThreadId) -> RmResult<()> {
+        self.handle_allocate_vm(caller)
+    }
+
+    fn delete_vm(&mut self, caller: ThreadId, space_id: Word) -> RmResult<()> {
+        self.handle_delete_vm(caller, space_id)
+    }
+
+    fn set_vm_space(&mut self, caller: ThreadId, space_id: Word, fp: Word) -> RmResult<()> {
+        self.handle_set_vm_space(caller, space_id, fp)
+    }
+
+    fn resume_vm(&mut self, caller: ThreadId, space_id: Word) -> RmResult<()> {
+        self.handle_resume_vm(caller, space_id)
+    }
+}
+
+/// Dispatch one request to the main thread's interfaces: IResourcemon with
+/// its bases, then IVMControl (which the original serves on a helper thread).
+pub fn dispatch<P: Platform>(
+    monitor: &mut Monitor<P>,
+    caller: ThreadId,
+    msg: &mut idl::Message,
+) -> idl::Reply {
+    let label = msg.tag().label();
+    let slot = monitor.caller_vm(caller);
+    let refused_before = monitor.stats.refused;
+    let reply = if label >> 6 == ivmcontrol::IID {
+        ivmcontrol::dispatch(monitor, caller, msg)
+    } else {
+        iresourcemon::dispatch(monitor, caller, msg)
+    };
+    let refused =
+        monitor.stats.refused != refused_before || matches!(reply, idl::Reply::Rejected(_));
+    let op = crate::served::Op::from_label(u64::from(label));
+    monitor.served.record(slot, op, refused);
+    reply
+}

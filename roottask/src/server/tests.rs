@@ -1,0 +1,441 @@
+//! Host tests of the server: every rule, through the generated traits.
+
+use super::*;
+use crate::ipc::iconsole;
+use crate::ipc::iconsole::Server as _;
+use crate::ipc::ilocator::Server as _;
+use crate::ipc::iresourcemon::Server as _;
+use crate::ipc::ivmcontrol::Server as _;
+use idl::StringItem;
+use std::string::String;
+use std::vec::Vec;
+
+/// Records every machine operation the server asks for.
+#[derive(Default)]
+struct Fake {
+    log: Vec<String>,
+    lines: Vec<(usize, Vec<u8>)>,
+    words: Vec<(u64, u32)>,
+    thread_controls: Vec<[Word; 4]>,
+    unmaps: Vec<(Word, bool)>,
+    device_maps: Vec<(Word, Word)>,
+    refuse_device: bool,
+}
+
+impl Platform for Fake {
+    fn log(&mut self, args: fmt::Arguments<'_>) {
+        self.log.push(std::format!("{args}"));
+    }
+    fn guest_line(&mut self, slot: usize, line: &[u8]) {
+        self.lines.push((slot, line.to_vec()));
+    }
+    fn store_word(&mut self, haddr: u64, value: u32) {
+        self.words.push((haddr, value));
+    }
+    fn thread_control(
+        &mut self,
+        d: ThreadId,
+        s: ThreadId,
+        sc: ThreadId,
+        p: ThreadId,
+        _u: Word,
+    ) -> Result<(), KernelError> {
+        self.thread_controls.push([d.0, s.0, sc.0, p.0]);
+        Ok(())
+    }
+    fn space_control(
+        &mut self,
+        _: ThreadId,
+        _: Word,
+        _: Fpage,
+        _: Fpage,
+        _: ThreadId,
+    ) -> Result<(), KernelError> {
+        Ok(())
+    }
+    fn schedule(&mut self, _: ThreadId, _: Word, _: Word) -> Result<(), KernelError> {
+        Ok(())
+    }
+    fn unmap(&mut self, fpage: Fpage, flush: bool) -> Fpage {
+        self.unmaps.push((fpage.0, flush));
+        Fpage((fpage.0 & !Fpage::RWX) | Fpage::R)
+    }
+    fn map_device_frame(&mut self, phys: Word, at: Word) -> bool {
+        self.device_maps.push((phys, at));
+        !self.refuse_device
+    }
+}
+
+const UB: u32 = 48;
+const BASE: u32 = UB + 2;
+
+fn tid(slot: u32, offset: u32) -> ThreadId {
+    ThreadId(((BASE + 4096 * slot + offset) << 14) | 2)
+}
+
+/// VM 1: 16 MB at 0x100_0000; VM 2 (ddos): 16 MB at 0x200_0000.
+fn monitor() -> Monitor<Fake> {
+    let mut m = Monitor::new(
+        Fake::default(),
+        ThreadSpaces::from_user_base(UB),
+        16,
+        0xbe00_0000,
+    );
+    let terminator = Device {
+        low: 0x0fff_ffff,
+        high: 0xffff_ffff,
+        kind: 0,
+    };
+    let vga = Device {
+        low: 0xa_0000,
+        high: 0xb_ffff,
+        kind: 4,
+    };
+    m.vms[1] = Some(VmEntry::new(
+        Layout::new(0x100_0000, 16 << 20, 0, 0),
+        0x180_0000,
+        false,
+        &[vga, terminator],
+    ));
+    m.vms[2] = Some(VmEntry::new(
+        Layout::new(0x200_0000, 16 << 20, 0, 0),
+        0x280_0000,
+        true,
+        &[vga, terminator],
+    ));
+    m
+}
+
+fn x<T: fmt::Debug>(r: RmResult<T>) -> RmX {
+    match r {
+        Err(ServerError::Exception(e)) => e,
+        other => panic!("expected an exception, got {other:?}"),
+    }
+}
+
+#[test]
+fn page_faults_translate_or_stay_unanswered() {
+    let mut m = monitor();
+    let item = m.pagefault(tid(1, 0), 0x3456, 0x1000, 2).unwrap();
+    assert_eq!(item, MapItem::map(0x3000, Fpage::new(0x100_3000, 12, 2)));
+    assert_eq!(
+        m.pagefault(tid(1, 0), 0x200_0000, 0x1000, 4),
+        Err(ServerError::NoReply)
+    );
+    assert_eq!(
+        m.pagefault(ThreadId((7 << 14) | 1), 0x1000, 0, 4),
+        Err(ServerError::NoReply)
+    );
+    assert_eq!(m.stats.faults_served, 1);
+    assert_eq!(m.stats.refused, 2);
+}
+
+#[test]
+fn request_pages_maps_own_memory_or_answers_nil() {
+    let mut m = monitor();
+    let item = m
+        .request_pages(tid(1, 3), Fpage::new(0x10_0000, 16, 0), 7)
+        .unwrap();
+    assert_eq!(item, MapItem::map(0x10_0000, Fpage::new(0x110_0000, 16, 7)));
+    let nil = MapItem::map(0, Fpage::NIL);
+    assert_eq!(
+        m.request_pages(tid(1, 3), Fpage::new(0x100_0000, 12, 0), 7)
+            .unwrap(),
+        nil,
+        "beyond 16 MB"
+    );
+    assert_eq!(
+        m.request_pages(tid(1, 3), Fpage::new(0, 24, 0), 7).unwrap(),
+        nil,
+        "larger than 4 MB"
+    );
+    assert_eq!(
+        m.request_pages(ThreadId((7 << 14) | 1), Fpage::new(0, 12, 0), 7)
+            .unwrap(),
+        nil,
+        "no VM"
+    );
+}
+
+#[test]
+fn thread_control_is_confined_to_the_callers_range() {
+    let mut m = monitor();
+    let (me, own, other) = (m.monitor_tid(), tid(1, 0), tid(2, 0));
+    assert_eq!(
+        m.thread_control(own, tid(1, 1), own, own, me, 0x1000, !0, 0),
+        Ok(1)
+    );
+    assert_eq!(m.platform.thread_controls.len(), 1);
+    for (dest, space, sched, pager) in [
+        (other, other, other, me),
+        (tid(1, 1), other, own, me),
+        (tid(1, 1), own, other, me),
+        (tid(1, 1), own, own, other),
+        (me, me, me, me),
+        (ThreadId(0), own, own, me),
+    ] {
+        assert_eq!(
+            x(m.thread_control(own, dest, space, sched, pager, !0, !0, 0)),
+            RmX::ErrNoPrivilege
+        );
+    }
+    assert_eq!(
+        x(m.space_control(own, other, 0, Fpage::NIL, Fpage::NIL, ThreadId(0))),
+        RmX::ErrNoPrivilege
+    );
+    assert_eq!(
+        m.space_control(own, tid(1, 9), 0, Fpage::NIL, Fpage::NIL, ThreadId(0)),
+        Ok(1)
+    );
+    assert_eq!(
+        m.platform.thread_controls.len(),
+        1,
+        "refused calls never reach the kernel"
+    );
+}
+
+#[test]
+fn interrupts_belong_to_the_first_vm_that_claims_them() {
+    let mut m = monitor();
+    let irq10 = ThreadId((10 << 14) | 1);
+    assert_eq!(
+        m.associate_interrupt(tid(1, 0), irq10, tid(1, 0), 0xff, 0),
+        Ok(1)
+    );
+    assert_eq!(
+        m.platform.thread_controls[0],
+        [irq10.0, irq10.0, 0, tid(1, 0).0]
+    );
+    assert_eq!(
+        x(m.associate_interrupt(tid(2, 0), irq10, tid(2, 0), 0xff, 0)),
+        RmX::ErrNoPrivilege
+    );
+    assert_eq!(
+        x(m.deassociate_interrupt(tid(2, 0), irq10)),
+        RmX::ErrNoPrivilege
+    );
+    assert_eq!(
+        x(m.associate_interrupt(tid(1, 0), ThreadId((11 << 14) | 1), tid(2, 0), 0xff, 0)),
+        RmX::ErrNoPrivilege,
+        "handler in another VM"
+    );
+    assert_eq!(
+        x(m.associate_interrupt(tid(1, 0), ThreadId((16 << 14) | 1), tid(1, 0), 0xff, 0)),
+        RmX::ErrInvalidThread,
+        "beyond SystemBase"
+    );
+    assert_eq!(m.deassociate_interrupt(tid(1, 0), irq10), Ok(1));
+    assert_eq!(
+        m.associate_interrupt(tid(2, 0), irq10, tid(2, 0), 0xff, 0),
+        Ok(1)
+    );
+}
+
+#[test]
+fn devices_only_for_ddos_through_the_remap_window() {
+    let mut m = monitor();
+    let vga = Fpage::new(0xb_8000, 12, 7);
+    assert_eq!(x(m.request_device(tid(1, 0), vga, 7)), RmX::NoPermission);
+    assert_eq!(x(m.unmap_device(tid(1, 0), vga, 7)), RmX::NoPermission);
+    let item = m.request_device(tid(2, 0), vga, 7).unwrap();
+    assert_eq!(item, MapItem::map(0xb_8000, Fpage::new(0xbe00_0000, 12, 7)));
+    assert_eq!(
+        m.request_device(tid(2, 0), vga, 7).unwrap(),
+        item,
+        "same frame, same slot"
+    );
+    assert_eq!(m.platform.device_maps, [(0xb_8000, 0xbe00_0000)]);
+    let high = Fpage::new(0x1000_0000, 12, 7);
+    assert_eq!(
+        m.request_device(tid(2, 0), high, 7).unwrap().fpage.base(),
+        0xbe00_1000
+    );
+    // Guest RAM is a "fake device": the VM's own frame.
+    let ram = m
+        .request_device(tid(2, 0), Fpage::new(0x20_0000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(ram.fpage.base(), 0x220_0000);
+    // Neither device nor inside the VM.
+    assert_eq!(
+        x(m.request_device(tid(2, 0), Fpage::new(0x0800_0000, 12, 7), 7)),
+        RmX::InvalidMemRegion
+    );
+    m.platform.refuse_device = true;
+    assert_eq!(
+        x(m.request_device(tid(2, 0), Fpage::new(0x1000_1000, 12, 7), 7)),
+        RmX::InvalidMemRegion
+    );
+    // Unmapping: the last reference flushes the window page.
+    assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
+    assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
+    assert_eq!(
+        m.platform.unmaps,
+        [(0xbe00_00c7, false), (0xbe00_00c7, true)]
+    );
+    assert_eq!(x(m.unmap_device(tid(2, 0), vga, 7)), RmX::DeviceNotMapped);
+}
+
+#[test]
+fn client_pages_only_for_ddos_and_inside_the_client() {
+    let mut m = monitor();
+    let fp = Fpage::new(0x5000, 12, 7);
+    assert_eq!(
+        x(m.request_client_pages(tid(1, 0), tid(2, 0), fp)),
+        RmX::NoPermission
+    );
+    let item = m.request_client_pages(tid(2, 0), tid(1, 4), fp).unwrap();
+    assert_eq!(item, MapItem::map(0x5000, Fpage::new(0x100_5000, 12, 7)));
+    assert_eq!(
+        x(m.request_client_pages(tid(2, 0), ThreadId((3 << 14) | 1), fp)),
+        RmX::UnknownClient
+    );
+    assert_eq!(
+        x(m.request_client_pages(tid(2, 0), tid(1, 0), Fpage::new(0xfff_f000, 13, 7))),
+        RmX::InvalidMemRegion
+    );
+}
+
+#[test]
+fn locator_and_vm_control_respect_ownership() {
+    let mut m = monitor();
+    use crate::ipc::ilocator::Exception as L;
+    use crate::ipc::ivmcontrol::Exception as V;
+    assert_eq!(m.query_interface(tid(1, 0), 8), Ok(m.monitor_tid()));
+    assert_eq!(
+        m.query_interface(tid(1, 0), 3),
+        Err(ServerError::Exception(L::UnknownInterface))
+    );
+    assert_eq!(
+        m.register_interface(tid(1, 0), 3, tid(2, 0)),
+        Err(ServerError::Exception(L::NoPermission))
+    );
+    assert_eq!(
+        m.register_interface(tid(1, 0), 99, tid(1, 0)),
+        Err(ServerError::Exception(L::InvalidGuidFormat))
+    );
+    assert_eq!(
+        m.register_interface(tid(1, 0), 8, tid(1, 0)),
+        Err(ServerError::Exception(L::InvalidGuidFormat))
+    );
+    assert_eq!(m.register_interface(tid(2, 0), 3, tid(2, 5)), Ok(()));
+    assert_eq!(m.query_interface(tid(1, 0), 3), Ok(tid(2, 5)));
+    assert_eq!(
+        m.get_space_block(tid(1, 0), 2, 0, 4096),
+        Err(ServerError::Exception(V::NoPermission))
+    );
+    assert_eq!(
+        m.get_space_block(tid(1, 0), 1, 0x1000, 4096),
+        Ok(StringItem {
+            addr: 0x100_1000,
+            len: 4096
+        })
+    );
+    assert_eq!(
+        m.get_space_block(tid(2, 0), 1, 0, 64 << 20),
+        Ok(StringItem {
+            addr: 0x100_0000,
+            len: MAX_BLOCK
+        })
+    );
+    assert_eq!(
+        ivmcontrol::Server::get_space_phys_range(&mut m, tid(1, 0), 2),
+        Err(ServerError::Exception(V::NoPermission))
+    );
+    ivmcontrol::Server::set_memballoon(&mut m, tid(1, 0), 0x1000, 2);
+    ivmcontrol::Server::set_memballoon(&mut m, tid(1, 0), 0x1000, 1);
+    assert_eq!(m.platform.words, [(0x180_0000 + 96, 0x1000)]);
+}
+
+#[test]
+fn console_lines_are_assembled_per_vm() {
+    let mut m = monitor();
+    let mut s = iconsole::Stream::zeroed();
+    s.raw[..6].copy_from_slice(b"ab\ncd\0");
+    s.len = 6;
+    m.put_chars(tid(1, 0), 0, &s).unwrap();
+    s.raw[..2].copy_from_slice(b"e\n");
+    s.len = 2;
+    m.put_chars(tid(1, 0), 0, &s).unwrap();
+    assert_eq!(
+        m.platform.lines,
+        [(1, b"ab".to_vec()), (1, b"cd e".to_vec())]
+    );
+    assert_eq!(
+        m.put_chars(ThreadId((7 << 14) | 1), 0, &s),
+        Err(ServerError::Exception(iconsole::Exception::UnknownClient))
+    );
+}
+
+#[test]
+fn refusal_logging_is_bounded_per_vm() {
+    let mut m = monitor();
+    let other = tid(2, 0);
+    for _ in 0..100 {
+        let _ = m.space_control(tid(1, 0), other, 0, Fpage::NIL, Fpage::NIL, ThreadId(0));
+    }
+    assert_eq!(m.stats.refused, 100);
+    let vm1 = m
+        .platform
+        .log
+        .iter()
+        .filter(|l| l.starts_with("vm 1: "))
+        .count();
+    assert_eq!(
+        vm1,
+        LOGGED_REFUSALS as usize + 1,
+        "32 refusals and one note"
+    );
+    let _ = m.space_control(tid(2, 0), tid(1, 0), 0, Fpage::NIL, Fpage::NIL, ThreadId(0));
+    assert!(
+        m.platform
+            .log
+            .last()
+            .unwrap()
+            .starts_with("vm 2: refused: "),
+        "other VMs still log"
+    );
+}
+
+#[test]
+fn only_the_awaited_vm_advances_the_start_sequence() {
+    let mut m = monitor();
+    m.waiting_for = Some(2);
+    m.client_init_complete(tid(1, 0));
+    assert_eq!(m.init_complete, None);
+    m.client_init_complete(tid(2, 7));
+    assert_eq!(m.init_complete, Some(2));
+    m.init_complete = None;
+    m.client_init_complete(tid(2, 7));
+    assert_eq!(m.init_complete, None, "a repeated message is ignored");
+}
+
+#[test]
+fn refusals_travel_as_exception_replies_on_the_wire() {
+    let mut m = monitor();
+    // ThreadControl (label 0x0047, variant A: u = 7) on VM 2's thread.
+    let other = tid(2, 0).0;
+    let mut msg = idl::Message::from_words(&[
+        0x0047_0007,
+        other,
+        other,
+        other,
+        m.monitor_tid().0,
+        !0,
+        !0,
+        0,
+    ]);
+    let reply = dispatch(&mut m, tid(1, 0), &mut msg);
+    assert!(reply.must_send());
+    assert_eq!(msg.words(), &[(2 + (6 << 8)) << 16], "ErrNoPrivilege");
+    // The migration family answers not_supported (14).
+    let mut msg = idl::Message::from_words(&[0x0052_0000]);
+    dispatch(&mut m, tid(1, 0), &mut msg);
+    assert_eq!(msg.words(), &[(2 + (14 << 8)) << 16]);
+    // IVMControl labels reach the IVMControl server.
+    let mut msg = idl::Message::from_words(&[0x0203_0001, 1]);
+    dispatch(&mut m, tid(1, 0), &mut msg);
+    assert_eq!(msg.words()[..3], [2, 0x100_0000, 16 << 20]);
+    // Unknown labels are rejected without a reply.
+    let mut msg = idl::Message::from_words(&[0x0abc_0000]);
+    assert!(!dispatch(&mut m, tid(1, 0), &mut msg).must_send());
+}
