@@ -15,7 +15,11 @@ use std::process::Command;
 /// The built-in target used as a freestanding ia32 target (README "Target").
 const TARGET: &str = "i586-unknown-linux-gnu";
 /// The packages built for it, and their binaries.
-const IMAGES: &[(&str, &str)] = &[("roottask", "ROOTTASK"), ("test-guest", "TEST_GUEST")];
+const IMAGES: &[(&str, &str)] = &[
+    ("roottask", "ROOTTASK"),
+    ("test-guest", "TEST_GUEST"),
+    ("wedge-guest", "WEDGE_GUEST"),
+];
 
 fn main() {
     let root =
@@ -30,6 +34,7 @@ fn main() {
         "idl",
         "kickstart-config",
         "tests/guest",
+        "tests/wedge-guest",
     ] {
         println!("cargo::rerun-if-changed={}", root.join(dir).display());
     }

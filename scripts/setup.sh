@@ -14,8 +14,14 @@ ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need+=(libclang-dev)
 [ -d /usr/lib/gcc/x86_64-linux-gnu/12/32 ] || dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
-    sudo_if_needed apt-get update -qq
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    # apt's progress goes to a log; shown only if the install fails.
+    log=$(mktemp)
+    if ! { sudo_if_needed apt-get update -qq && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } > "$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup: installing ${need[*]} failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
 
 # rust-toolchain.toml pins the toolchain and lists the ia32 target; make sure

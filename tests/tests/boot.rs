@@ -87,6 +87,15 @@ const SCENARIOS: &[Scenario] = &[
     )),
     scenario!("wedge-two-vms", WEDGE, wedge_two_vms),
     scenario!("wedge-no-kernel", WEDGE, wedge_no_kernel),
+    scenario!("wedge-guest-memory-b", WEDGE, |f| wedge_guest(f, "memory", Variant::B, "")),
+    scenario!("wedge-guest-memory-a", WEDGE, |f| wedge_guest(f, "memory", Variant::A, "")),
+    scenario!(
+        "wedge-guest-vga",
+        WEDGE,
+        |f| wedge_guest(f, "vga", Variant::B, ""),
+        waits_for = "issue 10 (request_device below 1 MB is refused without ddos: the wedge re-faults forever)"
+    ),
+    scenario!("wedge-guest-bios-ddos", WEDGE, |f| wedge_guest(f, "bios", Variant::B, " ddos")),
     scenario!("isolation", PISTACHIO_ONLY, isolation),
     scenario!("driver", PISTACHIO_ONLY, driver),
     scenario!("soak", PISTACHIO_ONLY, soak),
@@ -629,6 +638,63 @@ fn wedge_no_kernel(f: &Found<'_>) -> Result<String, String> {
     }
     Ok(format!(
         "the wedge reported the missing kernel and entered the debugger under both monitors; ours served before: {summary:?}"
+    ))
+}
+
+/// One of the project's own guest kernels (`tests/wedge-guest`) under the
+/// upstream wedge, on both monitors: `mode=` picks the path it drives the
+/// wedge into; it ends with `wedgeguest <mode>: PASS`. The guest's console
+/// lines must be the same under both monitors.
+fn wedge_guest(f: &Found<'_>, mode: &str, v: Variant, vm_extra: &str) -> Result<String, String> {
+    let scenario = format!(
+        "wedge-guest-{mode}-{}{}",
+        if v == Variant::A { "a" } else { "b" },
+        vm_extra.replace(' ', "-")
+    );
+    let wedge = wedge_module(f, v)?;
+    let wedge = Module::new(&wedge.source, format!("{WEDGE_LINE}{vm_extra}"));
+    let kernel = Module::new(
+        resourcemon::WEDGE_GUEST_ELF,
+        format!("mode={mode} console=ttyS0"),
+    )
+    .named("wedge-guest");
+    let build = |m: Monitor| -> Result<Boot, String> {
+        Ok(boot_for(f, m)?.module(wedge.clone()).module(kernel.clone()))
+    };
+    let pass = format!("wedgeguest {mode}: PASS");
+    let expect = |m: Monitor| {
+        let mut e = wedge_expect(m, 1, &pass);
+        if m == Monitor::Ours {
+            e.required.insert(0, pass.clone());
+        }
+        // A livelocked guest prints nothing after its last refusal lines.
+        e.idle_timeout = std::time::Duration::from_secs(30);
+        e
+    };
+    let (a, b) = both(
+        &scenario,
+        (build(Monitor::Ours)?, expect(Monitor::Ours)),
+        (build(Monitor::Original)?, expect(Monitor::Original)),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, b) = (a?, b?);
+    let ours = our_vm_console(&a, 1);
+    let theirs = compare::guest_console(&b.lines);
+    if ours != theirs {
+        return Err(format!(
+            "the guest printed other lines under our monitor: {ours:#?} vs the original's {theirs:#?}"
+        ));
+    }
+    let counts = served(&a, 1)?;
+    let detail: Vec<&String> = ours
+        .iter()
+        .filter(|l| l.starts_with("wedgeguest "))
+        .rev()
+        .take(3)
+        .collect();
+    Ok(format!(
+        "{pass} under both monitors, same {} console lines; ours served {counts:?}; guest said {detail:?}",
+        ours.len()
     ))
 }
 
