@@ -89,12 +89,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("wedge-no-kernel", WEDGE, wedge_no_kernel),
     scenario!("wedge-guest-memory-b", WEDGE, |f| wedge_guest(f, "memory", Variant::B, "")),
     scenario!("wedge-guest-memory-a", WEDGE, |f| wedge_guest(f, "memory", Variant::A, "")),
-    scenario!(
-        "wedge-guest-vga",
-        WEDGE,
-        |f| wedge_guest(f, "vga", Variant::B, ""),
-        waits_for = "issue 10 (request_device below 1 MB is refused without ddos: the wedge re-faults forever)"
-    ),
+    scenario!("wedge-guest-vga", WEDGE, |f| wedge_guest(f, "vga", Variant::B, "")),
     scenario!("wedge-guest-bios-ddos", WEDGE, |f| wedge_guest(f, "bios", Variant::B, " ddos")),
     scenario!("isolation", PISTACHIO_ONLY, isolation),
     scenario!("driver", PISTACHIO_ONLY, driver),

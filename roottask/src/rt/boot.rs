@@ -14,7 +14,8 @@ use l4_sys::kip::MemoryDesc;
 use l4_sys::{Fpage, Rights, ThreadId, WORD_BYTES};
 use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
 use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
-use roottask::server::Monitor;
+use roottask::server::devices::place_remap_window;
+use roottask::server::{Monitor, RemapSlot, RemapWindow, REMAP_SLOTS, REMAP_WINDOW_BYTES};
 use roottask::vm::threads::ThreadSpaces;
 use roottask::vm::BootModule;
 use roottask::FAILURE_SENTINEL;
@@ -30,12 +31,8 @@ pub extern "C" fn rust_start() -> ! {
     };
     let (used, size) = super::heap::usage();
     println!("boot complete; heap used={used} of {size}; starting VMs");
-    let mut monitor = Monitor::new(
-        Ia32,
-        starter.spaces,
-        starter.irq_lines,
-        super::serve::REMAP_BASE,
-    );
+    let remap = remap_window(&mut starter);
+    let mut monitor = Monitor::new(Ia32, starter.spaces, starter.irq_lines, remap);
     starter.start_next(&mut monitor);
     serve(&mut monitor, |m| {
         if let Some(slot) = m.init_complete.take() {
@@ -43,6 +40,46 @@ pub extern "C" fn rust_start() -> ! {
             starter.start_next(m);
         }
     })
+}
+
+/// The root task's UTCB area (x2-abi §4: root servers get 2^17 bytes at
+/// 0xBF000000 on ia32); the window must stay clear of it and of the KIP.
+const ROOT_UTCB_AREA: (u64, u64) = (0xBF00_0000, 1 << 17);
+
+/// Place the device remap window (§9.3, `server::devices`) and allocate its
+/// slot table. A window in RAM (the second pass) is taken out of the free
+/// memory and unmapped from the monitor first.
+fn remap_window(starter: &mut VmStarter) -> RemapWindow {
+    let kip_base = ia32::kernel_interface().kip_base as u64;
+    let avoid = [ROOT_UTCB_AREA, (kip_base & !0xfff, 4096)];
+    let tally = &mut starter.tally;
+    let placed = place_remap_window(&starter.descs, &avoid, &mut |base, size| {
+        tally.take_exact(base, size)
+    });
+    let Some(w) = placed else {
+        println!("remap: no room for a 32 MB device window; device frames will be answered with VM memory");
+        return RemapWindow {
+            base: 0,
+            slots: Vec::new().leak(),
+        };
+    };
+    if w.from_ram {
+        // SAFETY: the range was just taken out of the free memory, so
+        // neither the heap nor a VM uses it; unmapping it from the monitor
+        // makes room for device frames.
+        unsafe { ia32::unmap(0, true, Fpage::from_parts(w.base as u32, 25, Rights::RWX)) };
+    }
+    println!(
+        "remap: device window [{:#x}, {:#x}) ({} slots{})",
+        w.base,
+        w.base + REMAP_WINDOW_BYTES,
+        REMAP_SLOTS,
+        if w.from_ram { ", taken from RAM" } else { "" }
+    );
+    RemapWindow {
+        base: w.base as idl::Word,
+        slots: alloc::vec![RemapSlot::default(); REMAP_SLOTS].leak(),
+    }
 }
 
 /// A boot step that failed, with what it was doing.

@@ -1,5 +1,7 @@
 //! The monitor's heap: a linked-list allocator fed with memory from sigma0.
 
+extern crate alloc;
+
 use linked_list_allocator::LockedHeap;
 
 #[global_allocator]
@@ -17,4 +19,15 @@ pub unsafe fn init(base: usize, size: usize) {
 pub fn usage() -> (usize, usize) {
     let h = HEAP.lock();
     (h.used(), h.size())
+}
+
+/// A zeroed, 4 KB-aligned page from the heap that is never freed (a VM's
+/// stand-in device page). The heap is mapped 1:1, so its address is also
+/// its host-physical address. None when the heap is exhausted.
+pub fn zeroed_page() -> Option<usize> {
+    let layout = core::alloc::Layout::from_size_align(4096, 4096).ok()?;
+    // SAFETY: the layout has a non-zero size; the page is never freed, so
+    // handing it to a guest cannot alias a later allocation.
+    let p = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    (!p.is_null()).then_some(p as usize)
 }

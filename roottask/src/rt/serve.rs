@@ -89,12 +89,11 @@ impl Platform for Ia32 {
         super::sigma0::request_at(l4_sys::Fpage::from_parts(phys, 12, l4_sys::Rights::RWX), at)
             .is_ok()
     }
-}
 
-/// Base of the device remap window: 1 MB below the monitor's UTCB area
-/// (0xBF000000), above physical RAM on every machine this monitor runs on
-/// (VMs and the monitor's 1:1 mappings stay below `max_phys`).
-pub const REMAP_BASE: idl::Word = 0xBE00_0000;
+    fn scratch_page(&mut self) -> Option<u64> {
+        super::heap::zeroed_page().map(|p| p as u64)
+    }
+}
 
 /// Reply without blocking; wait for the next request for at most `receive`.
 const fn wait(receive: Time) -> Timeouts {

@@ -54,9 +54,11 @@ pub const IVMCONTROL_GUID: usize = 8;
 pub const GUEST_LINE_MAX: usize = 200;
 /// Interrupt numbers the proxies accept (§9.4).
 pub const MAX_IRQS: usize = 256;
-/// Device frames the remap window holds at once (a 1 MB window: §9.3's
-/// "documented equivalent", smaller than the original's 32 MB).
-pub const REMAP_SLOTS: usize = 256;
+/// Device frames the remap window holds at once: 32 MB of 4 KB frames, as
+/// the original (§9.3).
+pub const REMAP_SLOTS: usize = 8192;
+/// Bytes of the device remap window.
+pub const REMAP_WINDOW_BYTES: u64 = (REMAP_SLOTS as u64) * 4096;
 /// Longest block `get_space_block` hands out (§7.7).
 pub const MAX_BLOCK: u32 = 4 << 20;
 /// Devices listed per VM (the shared page's `devices[]`).
@@ -102,6 +104,10 @@ pub trait Platform {
     /// Map the 4 KB host-physical device frame `phys` at the monitor's
     /// address `at` (from sigma0). False if sigma0 refuses.
     fn map_device_frame(&mut self, phys: Word, at: Word) -> bool;
+    /// A zeroed 4 KB page of the monitor's own memory (host address =
+    /// monitor address), for a VM's stand-in device page; None when out of
+    /// memory. Never freed: one per VM at most.
+    fn scratch_page(&mut self) -> Option<u64>;
 }
 
 /// One entry of a VM's device list (§5.4): `[low, high]`, inclusive.
@@ -129,6 +135,9 @@ pub struct VmEntry {
     pub devices: heapless::Vec<Device, MAX_DEVICES>,
     /// Console output not yet ended by a newline.
     pub line: heapless::Vec<u8, GUEST_LINE_MAX>,
+    /// Host address of the page that stands in for device memory this VM
+    /// may not reach (see `devices.rs`), once it asked for one.
+    pub scratch: Option<u64>,
 }
 
 impl VmEntry {
@@ -149,6 +158,7 @@ impl VmEntry {
             device_access,
             devices: list,
             line: heapless::Vec::new(),
+            scratch: None,
         }
     }
 
@@ -180,9 +190,19 @@ pub struct Stats {
 
 /// A frame in the device remap window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct RemapSlot {
+pub struct RemapSlot {
     frame: Word,
     refs: u16,
+}
+
+/// The device remap window: where it is in the monitor's space, and its
+/// slot table (allocated by the runtime, [`REMAP_SLOTS`] long; empty when
+/// no window could be placed, and then device frames are never mapped).
+pub struct RemapWindow {
+    /// First byte of the window.
+    pub base: Word,
+    /// One entry per 4 KB slot.
+    pub slots: &'static mut [RemapSlot],
 }
 
 /// The monitor's IPC state.
@@ -199,9 +219,8 @@ pub struct Monitor<P: Platform> {
     irq_owner: [u8; MAX_IRQS],
     /// Interrupt lines the kernel has (KIP SystemBase).
     pub irq_lines: u32,
-    /// Base of the device remap window in the monitor's space.
-    pub remap_base: Word,
-    remap: [RemapSlot; REMAP_SLOTS],
+    /// The device remap window.
+    pub remap: RemapWindow,
     /// Set by `client_init_complete` from the VM the start sequence waits
     /// for; the runtime starts the next VM and clears it.
     pub init_complete: Option<usize>,
@@ -222,7 +241,12 @@ use iresourcemon::Exception as RmX;
 
 impl<P: Platform> Monitor<P> {
     /// A monitor with no VMs; it registers itself as the IVMControl server.
-    pub fn new(platform: P, spaces: ThreadSpaces, irq_lines: u32, remap_base: Word) -> Monitor<P> {
+    pub fn new(
+        platform: P,
+        spaces: ThreadSpaces,
+        irq_lines: u32,
+        remap: RemapWindow,
+    ) -> Monitor<P> {
         let mut locator = [ThreadId::NIL; LOCATOR_SLOTS];
         locator[IVMCONTROL_GUID] = ThreadId(spaces.monitor_tid().0);
         Monitor {
@@ -232,8 +256,7 @@ impl<P: Platform> Monitor<P> {
             locator,
             irq_owner: [0; MAX_IRQS],
             irq_lines,
-            remap_base,
-            remap: [RemapSlot::default(); REMAP_SLOTS],
+            remap,
             init_complete: None,
             waiting_for: None,
             stats: Stats::default(),

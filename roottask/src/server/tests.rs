@@ -20,6 +20,7 @@ struct Fake {
     unmaps: Vec<(Word, bool)>,
     device_maps: Vec<(Word, Word)>,
     refuse_device: bool,
+    scratch_pages: u32,
 }
 
 impl Platform for Fake {
@@ -64,6 +65,18 @@ impl Platform for Fake {
         self.device_maps.push((phys, at));
         !self.refuse_device
     }
+    fn scratch_page(&mut self) -> Option<u64> {
+        self.scratch_pages += 1;
+        Some(0x4000_0000 + 4096 * u64::from(self.scratch_pages))
+    }
+}
+
+/// A remap window at 0xbc00_0000 with a table of `slots` entries.
+fn window(slots: usize) -> RemapWindow {
+    RemapWindow {
+        base: 0xbc00_0000,
+        slots: std::vec![RemapSlot::default(); slots].leak(),
+    }
 }
 
 const UB: u32 = 48;
@@ -79,7 +92,7 @@ fn monitor() -> Monitor<Fake> {
         Fake::default(),
         ThreadSpaces::from_user_base(UB),
         16,
-        0xbe00_0000,
+        window(REMAP_SLOTS),
     );
     let terminator = Device {
         low: 0x0fff_ffff,
@@ -232,23 +245,21 @@ fn interrupts_belong_to_the_first_vm_that_claims_them() {
 }
 
 #[test]
-fn devices_only_for_ddos_through_the_remap_window() {
+fn a_ddos_vm_gets_host_device_frames_through_the_remap_window() {
     let mut m = monitor();
     let vga = Fpage::new(0xb_8000, 12, 7);
-    assert_eq!(x(m.request_device(tid(1, 0), vga, 7)), RmX::NoPermission);
-    assert_eq!(x(m.unmap_device(tid(1, 0), vga, 7)), RmX::NoPermission);
     let item = m.request_device(tid(2, 0), vga, 7).unwrap();
-    assert_eq!(item, MapItem::map(0xb_8000, Fpage::new(0xbe00_0000, 12, 7)));
+    assert_eq!(item, MapItem::map(0xb_8000, Fpage::new(0xbc00_0000, 12, 7)));
     assert_eq!(
         m.request_device(tid(2, 0), vga, 7).unwrap(),
         item,
         "same frame, same slot"
     );
-    assert_eq!(m.platform.device_maps, [(0xb_8000, 0xbe00_0000)]);
+    assert_eq!(m.platform.device_maps, [(0xb_8000, 0xbc00_0000)]);
     let high = Fpage::new(0x1000_0000, 12, 7);
     assert_eq!(
         m.request_device(tid(2, 0), high, 7).unwrap().fpage.base(),
-        0xbe00_1000
+        0xbc00_1000
     );
     // Guest RAM is a "fake device": the VM's own frame.
     let ram = m
@@ -260,19 +271,212 @@ fn devices_only_for_ddos_through_the_remap_window() {
         x(m.request_device(tid(2, 0), Fpage::new(0x0800_0000, 12, 7), 7)),
         RmX::InvalidMemRegion
     );
-    m.platform.refuse_device = true;
-    assert_eq!(
-        x(m.request_device(tid(2, 0), Fpage::new(0x1000_1000, 12, 7), 7)),
-        RmX::InvalidMemRegion
-    );
     // Unmapping: the last reference flushes the window page.
     assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
     assert_eq!(m.unmap_device(tid(2, 0), vga, 7), Ok(Fpage::R));
     assert_eq!(
         m.platform.unmaps,
-        [(0xbe00_00c7, false), (0xbe00_00c7, true)]
+        [(0xbc00_00c7, false), (0xbc00_00c7, true)]
     );
     assert_eq!(x(m.unmap_device(tid(2, 0), vga, 7)), RmX::DeviceNotMapped);
+}
+
+#[test]
+fn a_ddos_vm_whose_frame_is_refused_gets_its_own_memory_not_a_refusal() {
+    let mut m = monitor();
+    m.platform.refuse_device = true;
+    // Below 1 MB: its own RAM page at that address (the original's MEMFAKE).
+    let bios = m
+        .request_device(tid(2, 0), Fpage::new(0xf_0000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(bios, MapItem::map(0xf_0000, Fpage::new(0x20f_0000, 12, 7)));
+    // Above the VM: its stand-in page.
+    let apic = m
+        .request_device(tid(2, 0), Fpage::new(0x1000_1000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(apic.fpage.base(), 0x4000_1000);
+    // A full window is answered the same way.
+    let mut m = monitor();
+    m.remap = window(1);
+    m.request_device(tid(2, 0), Fpage::new(0xb_8000, 12, 7), 7)
+        .unwrap();
+    let second = m
+        .request_device(tid(2, 0), Fpage::new(0xb_9000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(second.fpage.base(), 0x20b_9000);
+}
+
+#[test]
+fn a_vm_without_ddos_never_reaches_hardware_yet_is_always_answered() {
+    let mut m = monitor();
+    // VGA text memory: the VM's own RAM page at 0xb8000, a private frame
+    // buffer (before issue 10 this was no_permission, and the wedge
+    // re-faulted forever).
+    let vga = Fpage::new(0xb_8000, 12, 7);
+    assert_eq!(
+        m.request_device(tid(1, 0), vga, 7).unwrap(),
+        MapItem::map(0xb_8000, Fpage::new(0x10b_8000, 12, 7))
+    );
+    // The BIOS area: its own RAM as well.
+    assert_eq!(
+        m.request_device(tid(1, 0), Fpage::new(0xf_e000, 12, 7), 7)
+            .unwrap()
+            .fpage
+            .base(),
+        0x10f_e000
+    );
+    // Above max_phys (the terminator entry): one stand-in page for all.
+    let a = m
+        .request_device(tid(1, 0), Fpage::new(0xfec0_0000, 12, 7), 7)
+        .unwrap();
+    let b = m
+        .request_device(tid(1, 0), Fpage::new(0xfee0_0000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(a.fpage.base(), 0x4000_1000);
+    assert_eq!(b.fpage.base(), 0x4000_1000);
+    assert_eq!(m.platform.scratch_pages, 1, "one stand-in page per VM");
+    assert!(
+        m.platform.device_maps.is_empty(),
+        "no host frame was ever mapped for the VM"
+    );
+    // Another VM without ddos gets its own stand-in page.
+    let mut list = m.vms[2].clone().unwrap();
+    list.device_access = false;
+    m.vms[2] = Some(list);
+    let c = m
+        .request_device(tid(2, 0), Fpage::new(0xfec0_0000, 12, 7), 7)
+        .unwrap();
+    assert_eq!(c.fpage.base(), 0x4000_2000);
+    // unmap_device takes back what stood in, from the VM's spaces only.
+    assert_eq!(m.unmap_device(tid(1, 0), vga, 7), Ok(Fpage::R));
+    assert_eq!(
+        m.unmap_device(tid(1, 0), Fpage::new(0xfec0_0000, 12, 7), 7),
+        Ok(Fpage::R)
+    );
+    assert_eq!(
+        m.platform.unmaps,
+        [(0x10b_8000 | 0xc7, false), (0x4000_1000 | 0xc7, false)]
+    );
+    assert_eq!(m.stats.refused, 0);
+}
+
+mod window_placement {
+    use super::super::devices::{place_remap_window, WindowPlacement};
+    use l4_sys::kip::{MemoryDesc, MemoryType};
+
+    fn d(kind: MemoryType, is_virtual: bool, low: u64, high: u64) -> MemoryDesc {
+        MemoryDesc {
+            kind,
+            is_virtual,
+            low,
+            high,
+        }
+    }
+
+    const UTCB: (u64, u64) = (0xbf00_0000, 1 << 17);
+    const KIP: (u64, u64) = (0xbff0_0000, 4096);
+
+    /// The memory map of a PC with `ram` bytes, as kickstart and
+    /// Pistachio describe it under QEMU (the bogus "shared everything"
+    /// entry first, VGA and ROM as Shared, kernel memory Reserved).
+    fn pc(ram: u64) -> std::vec::Vec<MemoryDesc> {
+        std::vec![
+            d(MemoryType::Shared, false, 0, 0xffff_ffff),
+            d(MemoryType::Conventional, false, 0, 0x9_fbff),
+            d(MemoryType::Arch(2), false, 0x9_fc00, 0x9_ffff),
+            d(MemoryType::Conventional, false, 0x10_0000, ram - 0x2_0001),
+            d(MemoryType::Arch(2), false, 0xfffc_0000, 0xffff_ffff),
+            d(
+                MemoryType::Reserved,
+                false,
+                ram - 0x200_0000,
+                ram - 0x100_0001
+            ),
+            d(MemoryType::Shared, false, 0xa_0000, 0xb_ffff),
+            d(MemoryType::Conventional, true, 0, 0xbfff_ffff),
+        ]
+    }
+
+    fn no_ram(_: u64, _: u64) -> bool {
+        false
+    }
+
+    #[test]
+    fn a_hole_below_the_user_space_end_that_misses_utcb_and_kip() {
+        // 512 MB and 256 MB: the window ending at 3 GB holds the monitor's
+        // UTCB and KIP areas, so the next one down is chosen.
+        for ram in [256u64 << 20, 512 << 20] {
+            assert_eq!(
+                place_remap_window(&pc(ram), &[UTCB, KIP], &mut no_ram),
+                Some(WindowPlacement {
+                    base: 0xbc00_0000,
+                    from_ram: false
+                }),
+                "{ram:#x}"
+            );
+        }
+        // Without anything to avoid it is the original's choice (§9.3).
+        assert_eq!(
+            place_remap_window(&pc(512 << 20), &[], &mut no_ram).map(|w| w.base),
+            Some(0xbe00_0000)
+        );
+    }
+
+    #[test]
+    fn ram_up_to_3gb_pushes_the_window_into_the_first_hole_or_into_free_ram() {
+        // 3 GB of RAM reaches the user-space end: no hole below it.
+        let mut map = pc(0xc000_0000);
+        let mut asked = std::vec::Vec::new();
+        let mut take = |base: u64, size: u64| {
+            asked.push((base, size));
+            base == 0xb800_0000
+        };
+        let w = place_remap_window(&map, &[UTCB, KIP], &mut take).unwrap();
+        assert_eq!(
+            w,
+            WindowPlacement {
+                base: 0xb800_0000,
+                from_ram: true
+            }
+        );
+        // It asked from the top down, never for the window with the UTCB area.
+        assert_eq!(asked[0], (0xbc00_0000, 32 << 20));
+        assert!(asked.iter().all(|&(b, _)| b != 0xbe00_0000));
+        // A reserved (non-RAM) gap is a hole: chosen without taking RAM.
+        map.push(d(MemoryType::Reserved, false, 0x9000_0000, 0x91ff_ffff));
+        map[3] = d(MemoryType::Conventional, false, 0x10_0000, 0x8fff_ffff);
+        map.push(d(MemoryType::Conventional, false, 0x9200_0000, 0xbfff_ffff));
+        assert_eq!(
+            place_remap_window(&map, &[UTCB, KIP], &mut no_ram),
+            Some(WindowPlacement {
+                base: 0x9000_0000,
+                from_ram: false
+            })
+        );
+        // Nowhere at all: None (the monitor then never maps host frames).
+        let full = std::vec![
+            d(MemoryType::Conventional, false, 0, 0xffff_ffff),
+            d(MemoryType::Conventional, true, 0, 0xbfff_ffff),
+        ];
+        assert_eq!(place_remap_window(&full, &[UTCB, KIP], &mut no_ram), None);
+    }
+
+    #[test]
+    fn the_user_space_end_comes_from_the_kip() {
+        // A kernel whose user space ends at 2 GB: candidates start below it.
+        let mut map = pc(512 << 20);
+        map[7] = d(MemoryType::Conventional, true, 0, 0x7fff_ffff);
+        assert_eq!(
+            place_remap_window(&map, &[], &mut no_ram).map(|w| w.base),
+            Some(0x7e00_0000)
+        );
+        // No virtual descriptor: 0xBFFFFFFF by default.
+        map.remove(7);
+        assert_eq!(
+            place_remap_window(&map, &[UTCB, KIP], &mut no_ram).map(|w| w.base),
+            Some(0xbc00_0000)
+        );
+    }
 }
 
 #[test]

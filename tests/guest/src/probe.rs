@@ -792,11 +792,24 @@ pub fn hostile_probes(env: &Env, each: &mut dyn FnMut(Probe)) {
         no_privilege,
     );
 
-    // Devices and other VMs' memory need `ddos`.
+    // Device memory without `ddos`: the VM's own page at that address (a
+    // private frame buffer), never the host's, and never a refusal the
+    // wedge would answer by faulting again (issue 10).
     let msg = req::request_device(VGA_TEXT);
-    s.p("request_device without ddos", msg, win, Long, no_permission);
+    let own_page = Expect::Map {
+        send_base: VGA_TEXT,
+        log2: 12,
+    };
+    s.p("request_device without ddos", msg, win, Long, own_page);
     let msg = req::unmap_device(VGA_TEXT);
-    s.p("unmap_device without ddos", msg, NONE, Long, no_permission);
+    s.p(
+        "unmap_device without ddos",
+        msg,
+        NONE,
+        Long,
+        Expect::Success,
+    );
+    // Other VMs' memory needs `ddos`.
     let msg = req::request_client_pages(victim, LOW_DEVICE_LIMIT);
     s.p(
         "request_client_pages without ddos",
@@ -1305,7 +1318,13 @@ mod tests {
             (0x0047, 7) | (0x0048, 5) => exc(6),
             (0x0049, 4) if thread_no(w[1]) == 10 => exc(6),
             (0x004A, 1) => exc(6),
-            (0x0044, 2) | (0x0045, 2) | (0x0046, 2) => exc(3),
+            // Device memory below 1 MB: the VM's own page there.
+            (0x0044, 2) if Fpage(w[1]).base() < 0x10_0000 => {
+                let fp = Fpage(w[1]);
+                map(fp.base(), Fpage::new(HOST[2] + fp.base(), 12, 7).0)
+            }
+            (0x0045, 2) => ok(&[0]),
+            (0x0046, 2) => exc(3),
             (0x0001, 2) if w[1] >= 13 => exc(1),
             (0x0001, 2) if !own(w[2]) => exc(3),
             (0x0000, 1) if w[1] == 8 => ok(&[ENV.ids.rm, 0]),
