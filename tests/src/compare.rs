@@ -60,8 +60,14 @@ pub fn guest_records(lines: &[String]) -> Vec<GuestRecord> {
             continue;
         };
         if text.starts_with("started: ") {
+            // The command line it found in its shared page, as printed.
+            let seen = text
+                .split_once(", cmdline ")
+                .map(|(_, c)| vec![("cmdline".to_string(), c.to_string())])
+                .unwrap_or_default();
             out.push(GuestRecord {
                 name: name.to_string(),
+                seen,
                 ..GuestRecord::default()
             });
             continue;
@@ -303,7 +309,7 @@ mod tests {
     fn reads_guest_records_under_both_monitors() {
         let ours = lines(&[
             "resourcemon: vm 1: started",
-            "vm1: guest a: started: thread 0x40c8002",
+            "vm1: guest a: started: thread 0x40c8002, cmdline \"x ip=1\"",
             "vm1: guest a: time: entry tsc=1000",
             "vm1: guest a: seen version=1 phys_offset=0x1000000",
             "vm1: guest a: touched 64 pages, 2143 ns per fault",
@@ -313,7 +319,7 @@ mod tests {
         ]);
         let orig = lines(&[
             "resourcemon: Creating VM id 1",
-            "guest a: started: thread 0x40c8002",
+            "guest a: started: thread 0x40c8002, cmdline \"x ip=1\"",
             "guest a: time: entry tsc=900",
             "guest a: seen version=1 phys_offset=0x8400000",
             "guest a: touched 64 pages, 2287 ns per fault",
@@ -323,6 +329,7 @@ mod tests {
         ]);
         let (a, b) = (guest_records(&ours), guest_records(&orig));
         assert_eq!(a.len(), 1);
+        assert_eq!(a[0].seen[0], ("cmdline".into(), "\"x ip=1\"".into()));
         assert_eq!(a[0].fault_ns, Some(2143));
         assert_eq!(b[0].request_ns, Some(2706));
         assert!(a[0].passed && b[0].passed);

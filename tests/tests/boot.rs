@@ -72,6 +72,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("clones", ORIGINAL, clones),
     scenario!("modules-and-ramdisk", ORIGINAL, modules_and_ramdisk),
     scenario!("broken-group", PISTACHIO_ONLY, broken_group),
+    scenario!("machine-facts", ORIGINAL, machine_facts),
     scenario!("scale-1", ORIGINAL, |f| scale(f, 1)),
     scenario!("scale-4", ORIGINAL, |f| scale(f, 4)),
     scenario!("scale-15", ORIGINAL, |f| scale(f, 15)),
@@ -87,10 +88,30 @@ const SCENARIOS: &[Scenario] = &[
     )),
     scenario!("wedge-two-vms", WEDGE, wedge_two_vms),
     scenario!("wedge-no-kernel", WEDGE, wedge_no_kernel),
-    scenario!("wedge-guest-memory-b", WEDGE, |f| wedge_guest(f, "memory", Variant::B, "")),
-    scenario!("wedge-guest-memory-a", WEDGE, |f| wedge_guest(f, "memory", Variant::A, "")),
-    scenario!("wedge-guest-vga", WEDGE, |f| wedge_guest(f, "vga", Variant::B, "")),
-    scenario!("wedge-guest-bios-ddos", WEDGE, |f| wedge_guest(f, "bios", Variant::B, " ddos")),
+    scenario!("wedge-guest-memory-b", WEDGE, |f| wedge_guest(
+        f,
+        "memory",
+        Variant::B,
+        ""
+    )),
+    scenario!("wedge-guest-memory-a", WEDGE, |f| wedge_guest(
+        f,
+        "memory",
+        Variant::A,
+        ""
+    )),
+    scenario!("wedge-guest-vga", WEDGE, |f| wedge_guest(
+        f,
+        "vga",
+        Variant::B,
+        ""
+    )),
+    scenario!("wedge-guest-bios-ddos", WEDGE, |f| wedge_guest(
+        f,
+        "bios",
+        Variant::B,
+        " ddos"
+    )),
     scenario!("isolation", PISTACHIO_ONLY, isolation),
     scenario!("driver", PISTACHIO_ONLY, driver),
     scenario!("soak", PISTACHIO_ONLY, soak),
@@ -349,6 +370,40 @@ fn modules_and_ramdisk(f: &Found<'_>) -> Result<String, String> {
     vm_count(&r.ours, 2, 0)?;
     Ok(format!(
         "module mode and ramdisk mode both verified by the guests; {}",
+        r.report
+    ))
+}
+
+/// The monitor's DHCP values replace `ip=grubdhcp` in a guest's command
+/// line (§2.3, §2.5), and `pcpus=` is clamped to the machine's one CPU
+/// (`pcpus=2` gives 1; `pcpus=17` is clamped, not refused), as the
+/// original does.
+fn machine_facts(f: &Found<'_>) -> Result<String, String> {
+    let s = "machine-facts";
+    const DHCP: &str = "ip=10.0.0.5,mask=255.255.255.0,server=10.0.0.1,gateway=10.0.0.254,";
+    const WANT: &str = "ip=10.0.0.5:10.0.0.1:10.0.0.254:255.255.255.0:eth0";
+    let r = side_by_side(f, s, &["dhcp", "cpus"], &|mut b| {
+        b.modules[2].args = DHCP.into();
+        Ok(b.module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=dhcp ip=grubdhcp:eth0 pcpus=2 expect-modules=1",
+        ))
+        .module(data(s, "m0", 0, 2_000, "ip=grubdhcp")?)
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=cpus pcpus=17")))
+    })?;
+    vm_count(&r.ours, 2, 0)?;
+    let started = r
+        .ours
+        .lines
+        .iter()
+        .find(|l| l.contains("guest dhcp: started:"))
+        .ok_or("no start line of guest dhcp")?;
+    if !started.contains(WANT) || started.contains("grubdhcp") {
+        return Err(format!(
+            "guest dhcp's command line: {started:?}, want it to contain {WANT}"
+        ));
+    }
+    Ok(format!(
+        "guest command line has {WANT}; pcpus=2 and pcpus=17 both gave pcpu_count 1; {}",
         r.report
     ))
 }

@@ -152,7 +152,7 @@ fn boot() -> Result<VmStarter, BootError> {
         }
     }
     println!("bootinfo: modules={modules}");
-    let own_cmdline = print_monitor_options(&bootinfo);
+    let (own_cmdline, dhcp) = print_monitor_options(&bootinfo);
     let module_regions = map_modules(s0, &bootinfo);
 
     let tally = take_all_memory(s0);
@@ -189,7 +189,13 @@ fn boot() -> Result<VmStarter, BootError> {
             size: m.bytes.len(),
         })
         .collect();
-    let plan = Box::new(kickstart_config::plan::plan(&inputs));
+    // Planned with the machine's CPU count (`pcpus=` is clamped to it,
+    // §2.3) and the length of the DHCP text (counted in the line limit).
+    let cfg = kickstart_config::plan::PlanConfig {
+        cpus: Some(kip.processors()),
+        dhcp_len: dhcp.as_ref().map(|d| d.replacement().len()),
+    };
+    let plan = Box::new(kickstart_config::plan::plan_with(&inputs, &cfg));
     println!(
         "plan: groups={} ok={}",
         plan.len(),
@@ -222,6 +228,7 @@ fn boot() -> Result<VmStarter, BootError> {
         spaces,
     );
     starter.irq_lines = kip.thread_info().system_base;
+    starter.dhcp = dhcp;
     Ok(starter)
 }
 
@@ -261,19 +268,37 @@ fn map_boot_info(s0: ThreadId, addr: usize) -> Result<BootInfo<'static>, BootErr
 /// The monitor's own options, from its boot-info record (the second
 /// SimpleExec: sigma0 comes first; resourcemon.md §1.4).
 /// Returns the command line, for the test hooks below.
-fn print_monitor_options(bootinfo: &BootInfo<'static>) -> &'static str {
+fn print_monitor_options(
+    bootinfo: &BootInfo<'static>,
+) -> (&'static str, Option<kickstart_config::monitor::Dhcp>) {
     let own = bootinfo
         .records()
         .filter_map(Result::ok)
         .filter(|r| matches!(r, Record::SimpleExec { .. }))
         .nth(1)
         .and_then(|r| r.cmdline());
-    match own.map(kickstart_config::parse_monitor) {
-        Some(Ok(o)) => println!("options: trace={} dhcp={}", o.trace, o.dhcp.is_some()),
-        Some(Err(e)) => println!("options: ignored: {e}"),
-        None => println!("options: no command line"),
-    }
-    own.unwrap_or("")
+    let dhcp = match own.map(kickstart_config::parse_monitor) {
+        Some(Ok(o)) => {
+            match &o.dhcp {
+                Some(d) => println!(
+                    "options: trace={} dhcp={} (ip=grubdhcp in guest lines becomes it)",
+                    o.trace,
+                    d.replacement()
+                ),
+                None => println!("options: trace={} dhcp=none", o.trace),
+            }
+            o.dhcp
+        }
+        Some(Err(e)) => {
+            println!("options: ignored: {e}");
+            None
+        }
+        None => {
+            println!("options: no command line");
+            None
+        }
+    };
+    (own.unwrap_or(""), dhcp)
 }
 
 /// Map every boot module (boot-loader regions are only served on request,

@@ -42,6 +42,8 @@ pub struct VmStarter {
     pub spaces: ThreadSpaces,
     /// Interrupt lines (KIP SystemBase), for the interrupt proxies.
     pub irq_lines: u32,
+    /// DHCP values from the monitor's line, for `ip=grubdhcp` (§2.5).
+    pub dhcp: Option<kickstart_config::monitor::Dhcp>,
     /// (group, instance) in start order.
     sequence: Vec<(usize, u32)>,
     next: usize,
@@ -105,6 +107,7 @@ impl VmStarter {
             image_end,
             spaces,
             irq_lines: 0,
+            dhcp: None,
             sequence,
             next: 0,
             blocks: [None; MAX_VM],
@@ -171,7 +174,7 @@ impl VmStarter {
             threads: self.spaces,
             monitor_tid: self.spaces.monitor_tid(),
             iommu: false,
-            dhcp: None,
+            dhcp: self.dhcp.as_ref(),
             max_logid_in_use: 1,
         };
         let request = VmRequest {

@@ -9,8 +9,11 @@ use super::{Monitor, Platform, RmResult, RmX, MAX_IRQS};
 use crate::ipc::iresourcemon;
 
 impl<P: Platform> Monitor<P> {
-    /// §7.6 ThreadControl step 4: set priority and processor, making the
-    /// monitor the thread's scheduler for a moment if it is not.
+    /// §7.6 ThreadControl step 4: set `dest`'s priority and processor. If
+    /// the kernel refuses (the monitor is not its scheduler) and `pager`
+    /// is not nil, make the monitor its scheduler and pager for a moment,
+    /// retry, and give scheduler and pager back to `sched` and `pager`.
+    /// The error is the last refused call's.
     fn schedule_with_fallback(
         &mut self,
         dest: ThreadId,
@@ -18,24 +21,19 @@ impl<P: Platform> Monitor<P> {
         pager: ThreadId,
         prio: Word,
         cpu: Word,
-    ) -> bool {
-        if self.platform.schedule(dest, cpu, prio).is_ok() {
-            return true;
-        }
+    ) -> Result<(), KernelError> {
+        let first = match self.platform.schedule(dest, cpu, prio) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
         if pager.0 == 0 {
-            return false;
+            return Err(first);
         }
         let me = self.monitor_tid();
-        if self
-            .platform
-            .thread_control(dest, dest, me, me, !0)
-            .is_err()
-        {
-            return false;
-        }
-        let ok = self.platform.schedule(dest, cpu, prio).is_ok();
-        let _ = self.platform.thread_control(dest, dest, sched, pager, !0);
-        ok
+        self.platform.thread_control(dest, dest, me, me, !0)?;
+        let retried = self.platform.schedule(dest, cpu, prio);
+        let restored = self.platform.thread_control(dest, dest, sched, pager, !0);
+        retried.and(restored)
     }
 
     // The arguments are the IDL operation's, word for word.
@@ -77,7 +75,9 @@ impl<P: Platform> Monitor<P> {
         }
         if space.0 != 0
             && (prio != !0 || cpu != 0)
-            && !self.schedule_with_fallback(dest, sched, pager, prio, cpu)
+            && self
+                .schedule_with_fallback(dest, sched, pager, prio, cpu)
+                .is_err()
         {
             self.platform.log(format_args!(
                 "vm {slot}: ThreadControl: Schedule({:#x}, prio {prio}, cpu {cpu}) failed",
@@ -151,12 +151,27 @@ impl<P: Platform> Monitor<P> {
         {
             return Err(kernel_exception(e));
         }
-        if (irq_prio != 0xff || irq_cpu != 0)
-            && !self.schedule_with_fallback(handler, handler, handler, irq_prio, irq_cpu)
-        {
-            self.platform.log(format_args!(
-                "vm {slot}: AssociateInterrupt {irq}: Schedule of the handler failed"
-            ));
+        // The interrupt thread gets the requested priority and processor
+        // (§7.6 step 3); a fallback gives scheduler and pager (= the
+        // association) back to the handler.
+        if irq_prio != 0xff || irq_cpu != 0 {
+            if let Err(e) =
+                self.schedule_with_fallback(irq_thread, handler, handler, irq_prio, irq_cpu)
+            {
+                self.platform.log(format_args!(
+                    "vm {slot}: AssociateInterrupt {irq}: Schedule(prio {irq_prio:#x}, cpu {irq_cpu}) failed: {e}; association undone"
+                ));
+                // Not left half done: an association nobody owns could be
+                // taken over by another VM.
+                let _ = self.platform.thread_control(
+                    irq_thread,
+                    irq_thread,
+                    ThreadId::NIL,
+                    irq_thread,
+                    !0,
+                );
+                return Err(kernel_exception(e));
+            }
         }
         self.irq_owner[irq] = slot as u8;
         Ok(1)

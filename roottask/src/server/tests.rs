@@ -21,6 +21,10 @@ struct Fake {
     device_maps: Vec<(Word, Word)>,
     refuse_device: bool,
     scratch_pages: u32,
+    /// Every Schedule call: (dest, processor, priority).
+    schedules: Vec<[Word; 3]>,
+    /// How many of the next Schedule calls the "kernel" refuses.
+    refuse_schedules: u32,
 }
 
 impl Platform for Fake {
@@ -54,7 +58,12 @@ impl Platform for Fake {
     ) -> Result<(), KernelError> {
         Ok(())
     }
-    fn schedule(&mut self, _: ThreadId, _: Word, _: Word) -> Result<(), KernelError> {
+    fn schedule(&mut self, dest: ThreadId, cpu: Word, prio: Word) -> Result<(), KernelError> {
+        self.schedules.push([dest.0, cpu, prio]);
+        if self.refuse_schedules > 0 {
+            self.refuse_schedules -= 1;
+            return Err(KernelError::NoPrivilege);
+        }
         Ok(())
     }
     fn unmap(&mut self, fpage: Fpage, flush: bool) -> Fpage {
@@ -241,6 +250,83 @@ fn interrupts_belong_to_the_first_vm_that_claims_them() {
     assert_eq!(
         m.associate_interrupt(tid(2, 0), irq10, tid(2, 0), 0xff, 0),
         Ok(1)
+    );
+}
+
+#[test]
+fn associate_interrupt_schedules_the_interrupt_thread_and_restores_the_handler() {
+    let irq6 = ThreadId((6 << 14) | 1);
+    let handler = tid(1, 1);
+    let me = ThreadId((BASE << 14) | 1);
+    // Priority ≠ 255: Schedule(interrupt thread 6.1, cpu, prio), not the
+    // handler (issue 10.3).
+    let mut m = monitor();
+    assert_eq!(
+        m.associate_interrupt(tid(1, 0), irq6, handler, 0x71, 0),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[irq6.0, 0, 0x71]]);
+    assert_eq!(m.platform.thread_controls, [[irq6.0, irq6.0, 0, handler.0]]);
+    // The kernel refuses the first Schedule: the monitor becomes scheduler
+    // and pager of the interrupt thread, retries, and gives both back to
+    // the handler (re-associating the interrupt with it).
+    let mut m = monitor();
+    m.platform.refuse_schedules = 1;
+    assert_eq!(
+        m.associate_interrupt(tid(1, 0), irq6, handler, 0x71, 0),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[irq6.0, 0, 0x71], [irq6.0, 0, 0x71]]);
+    assert_eq!(
+        m.platform.thread_controls,
+        [
+            [irq6.0, irq6.0, 0, handler.0],
+            [irq6.0, irq6.0, me.0, me.0],
+            [irq6.0, irq6.0, handler.0, handler.0],
+        ]
+    );
+    // Both refused: error + 5 (ErrNoPrivilege), the association undone and
+    // the interrupt left free.
+    let mut m = monitor();
+    m.platform.refuse_schedules = 2;
+    assert_eq!(
+        x(m.associate_interrupt(tid(1, 0), irq6, handler, 0x71, 0)),
+        RmX::ErrNoPrivilege
+    );
+    assert_eq!(
+        m.platform.thread_controls.last(),
+        Some(&[irq6.0, irq6.0, 0, irq6.0])
+    );
+    m.platform.refuse_schedules = 0;
+    assert_eq!(
+        m.associate_interrupt(tid(2, 0), irq6, tid(2, 0), 0xff, 0),
+        Ok(1),
+        "the failed association left no owner behind"
+    );
+    // Priority 255 on CPU 0: no Schedule at all.
+    let mut m = monitor();
+    m.associate_interrupt(tid(1, 0), irq6, handler, 0xff, 0)
+        .unwrap();
+    assert!(m.platform.schedules.is_empty());
+}
+
+#[test]
+fn thread_control_fallback_restores_the_callers_scheduler_and_pager() {
+    let mut m = monitor();
+    m.platform.refuse_schedules = 1;
+    let (dest, sched, pager) = (tid(1, 2), tid(1, 0), tid(1, 1));
+    let me = ThreadId((BASE << 14) | 1);
+    assert_eq!(
+        m.thread_control(tid(1, 0), dest, dest, sched, pager, !0, 100, 0),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[dest.0, 0, 100], [dest.0, 0, 100]]);
+    assert_eq!(
+        &m.platform.thread_controls[1..],
+        [
+            [dest.0, dest.0, me.0, me.0],
+            [dest.0, dest.0, sched.0, pager.0]
+        ]
     );
 }
 

@@ -403,7 +403,7 @@ pub fn run<W: Write>(
     check_modules(snap, opts, r, mem);
 
     r.eq("vcpu_count", snap.vcpu_count, opts.vcpu_count());
-    r.eq("pcpu_count", snap.pcpu_count, 1);
+    r.eq("pcpu_count", snap.pcpu_count, opts.expect_pcpus);
 
     let vga = Device {
         low: 0xA0000,

@@ -142,6 +142,9 @@ pub struct Options<'a> {
     pub module_seed: u32,
     /// `expect-ramdisk=1`: the monitor should have installed a ramdisk.
     pub expect_ramdisk: bool,
+    /// `expect-pcpus=N`: the `pcpu_count` the monitor should write
+    /// (default 1: `pcpus=` clamped to the machine's CPUs, §2.3).
+    pub expect_pcpus: u32,
     /// `vmsize=` as the monitor reads it (0 = absent or malformed).
     pub vmsize: u32,
     /// The first non-zero `mem=` (0 = none), the monitor's fallback for `vmsize=`.
@@ -174,6 +177,7 @@ impl<'a> Options<'a> {
             expect_modules: 0,
             module_seed: 0x5a,
             expect_ramdisk: false,
+            expect_pcpus: 1,
             vmsize: 0,
             mem: 0,
             wedgeinstall: 0,
@@ -246,6 +250,9 @@ impl<'a> Options<'a> {
                 }
                 "module-seed" => {
                     own(&mut o.module_seed);
+                }
+                "expect-pcpus" => {
+                    own(&mut o.expect_pcpus);
                 }
                 "expect-ramdisk" => {
                     let mut v = 0;
