@@ -86,6 +86,9 @@ pub struct MonitorOptions {
     pub trace: bool,
     /// All four DHCP keys, if present.
     pub dhcp: Option<Dhcp>,
+    /// Label guest output with its VM (`console=labels`, the default);
+    /// `console=raw` prints the guests' bytes exactly as the original does.
+    pub console_labels: bool,
 }
 
 const DHCP_KEYS: [&str; 4] = ["ip=", "mask=", "server=", "gateway="];
@@ -123,6 +126,22 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
             ));
         }
     }
+    let console_labels = match find_key(opts, "console=") {
+        None => true,
+        Some(i) => match value_text(&opts[i + 8..]) {
+            "labels" => true,
+            "raw" => false,
+            _ => {
+                return Err(err(
+                    "console=",
+                    i,
+                    OptionErrorKind::Value {
+                        expected: "`console=labels` (the default: each guest line starts with `vmN: `) or `console=raw` (the guests' bytes as they came, as the original prints them)",
+                    },
+                ))
+            }
+        },
+    };
     let mut found: [Option<(usize, &str)>; 4] = [None; 4];
     for (k, key) in DHCP_KEYS.iter().enumerate() {
         let first = find(opts, key);
@@ -142,7 +161,11 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
     }
     let count = found.iter().filter(|f| f.is_some()).count();
     if count == 0 {
-        return Ok(MonitorOptions { trace, dhcp: None });
+        return Ok(MonitorOptions {
+            trace,
+            dhcp: None,
+            console_labels,
+        });
     }
     if count < 4 {
         // Name the first missing key at the first present one.
@@ -194,6 +217,7 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
             server,
             gateway,
         }),
+        console_labels,
     })
 }
 
@@ -233,6 +257,16 @@ mod tests {
 
     #[test]
     fn trace_and_nothing_else() {
+        assert!(parse_monitor("/r").unwrap().console_labels);
+        assert!(parse_monitor("/r console=labels").unwrap().console_labels);
+        assert!(
+            !parse_monitor("/r trace console=raw")
+                .unwrap()
+                .console_labels
+        );
+        let e = parse_monitor("/r console=plain").unwrap_err();
+        assert_eq!((e.option, e.at, e.word), ("console=", 3, "console=plain"));
+        assert!(std::format!("{e}").contains("console=raw"), "{e}");
         let m = parse_monitor("/l4ka-resourcemon trace").unwrap();
         assert!(m.trace && m.dhcp.is_none());
         assert!(!parse_monitor("/l4ka-resourcemon").unwrap().trace);

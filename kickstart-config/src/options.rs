@@ -75,6 +75,11 @@ pub enum OptionErrorKind {
         /// What the original would have read.
         original: Reading,
     },
+    /// A value that is not one of the accepted words.
+    Value {
+        /// The accepted values, as the message lists them.
+        expected: &'static str,
+    },
 }
 
 /// A refused option: which option, where (byte offset in the full module
@@ -124,6 +129,11 @@ impl fmt::Display for OptionError<'_> {
                 }?;
                 f.write_str(") and no other word containing it")
             }
+            OptionErrorKind::Value { expected } => write!(
+                f,
+                "option `{}` at byte {} in `{}`: expected {expected}",
+                self.option, self.at, self.word
+            ),
         }
     }
 }

@@ -73,6 +73,8 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("modules-and-ramdisk", ORIGINAL, modules_and_ramdisk),
     scenario!("broken-group", PISTACHIO_ONLY, broken_group),
     scenario!("machine-facts", ORIGINAL, machine_facts),
+    scenario!("console", PISTACHIO_ONLY, console_labelled),
+    scenario!("console-raw", ORIGINAL, console_raw),
     scenario!("scale-1", ORIGINAL, |f| scale(f, 1)),
     scenario!("scale-4", ORIGINAL, |f| scale(f, 4)),
     scenario!("scale-15", ORIGINAL, |f| scale(f, 15)),
@@ -405,6 +407,116 @@ fn machine_facts(f: &Found<'_>) -> Result<String, String> {
     Ok(format!(
         "guest command line has {WANT}; pcpus=2 and pcpus=17 both gave pcpu_count 1; {}",
         r.report
+    ))
+}
+
+/// What `prompt=1` makes the test guest `p` print, with no newline.
+fn prompt_bytes() -> Vec<u8> {
+    let mut v = b"guest p: ".to_vec();
+    v.extend_from_slice(b"raw \r\xff\xc3\xa9 prompt$ ");
+    v
+}
+
+/// Does `hay` contain `needle`?
+fn contains_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Guest output is printed at once and as it came (issue 10.6): a prompt
+/// without a newline appears before anything else is printed, with its
+/// `\r` and non-UTF-8 bytes unchanged, on a line labelled `vm1: `; the
+/// monitor's next line starts a new line.
+fn console_labelled(f: &Found<'_>) -> Result<String, String> {
+    let boot = standard_boot(f.pistachio, "")
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=p prompt=1"))
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=q"));
+    let mut e = scenario_expect();
+    e.required = vec!["resourcemon: served: vm 2:".into()];
+    let out = run_boot("console", &boot, e)?;
+    let raw = std::fs::read(&out.serial_log).map_err(|e| e.to_string())?;
+    let mut want = b"vm1: ".to_vec();
+    want.extend(prompt_bytes());
+    let at = contains_bytes(&raw, &want)
+        .ok_or_else(|| format!("the serial log has no {:?}", String::from_utf8_lossy(&want)))?;
+    // The next writer (vm 2 or the monitor) begins a line of its own.
+    let after = &raw[at + want.len()..];
+    let next = String::from_utf8_lossy(&after[..after.len().min(40)]).to_string();
+    let rest = next.trim_start_matches(['\n', '\r']);
+    if rest.len() == next.len() || !(rest.starts_with("vm2: ") || rest.starts_with("resourcemon: "))
+    {
+        return Err(format!(
+            "after the prompt came {next:?}, want a newline, then vm 2's or the monitor's line"
+        ));
+    }
+    let line = out
+        .lines
+        .iter()
+        .find(|l| l.contains("prompt$"))
+        .ok_or("no prompt line")?;
+    if line != "vm1: guest p: raw \u{fffd}é prompt$ " {
+        return Err(format!("prompt line {line:?}"));
+    }
+    Ok(format!(
+        "the prompt {:?} appeared at once, bytes unchanged, labelled; the next writer began a new line",
+        String::from_utf8_lossy(&want)
+    ))
+}
+
+/// `console=raw` on the monitor's line: guest output unlabelled, as the
+/// original prints it; the same prompt bytes and check lines as under the
+/// original.
+fn console_raw(f: &Found<'_>) -> Result<String, String> {
+    let build = |m: Monitor| -> Result<Boot, String> {
+        let mut b = boot_for(f, m)?;
+        if m == Monitor::Ours {
+            b.modules[2].args = "console=raw".into();
+        }
+        Ok(
+            b.module(guest("vmstart vmsize=16M wedgeinstall=8M name=p prompt=1"))
+                .module(guest("vmstart vmsize=16M wedgeinstall=8M name=q")),
+        )
+    };
+    let (a, b) = both(
+        "console-raw",
+        (
+            build(Monitor::Ours)?,
+            guest_expect(Monitor::Ours, &["p", "q"]),
+        ),
+        (
+            build(Monitor::Original)?,
+            guest_expect(Monitor::Original, &["p", "q"]),
+        ),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, b) = (a?, b?);
+    for (m, out) in [(Monitor::Ours, &a), (Monitor::Original, &b)] {
+        let raw = std::fs::read(&out.serial_log).map_err(|e| e.to_string())?;
+        contains_bytes(&raw, &prompt_bytes()).ok_or(format!(
+            "{m:?}: the serial log has no {:?}",
+            String::from_utf8_lossy(&prompt_bytes())
+        ))?;
+    }
+    if let Some(l) = a
+        .lines
+        .iter()
+        .find(|l| l.starts_with("vm1: ") || l.starts_with("vm2: "))
+    {
+        return Err(format!("a labelled line with console=raw: {l:?}"));
+    }
+    let checks = |out: &RunOutcome| -> Vec<String> {
+        out.lines
+            .iter()
+            .filter(|l| l.starts_with("guest p: check ") || l.starts_with("guest q: check "))
+            .cloned()
+            .collect()
+    };
+    let (ca, cb) = (checks(&a), checks(&b));
+    if ca != cb || ca.is_empty() {
+        return Err(format!("check lines differ: ours {ca:?}, original {cb:?}"));
+    }
+    Ok(format!(
+        "console=raw: no labels, the prompt bytes unchanged under both monitors, {} check lines identical",
+        ca.len()
     ))
 }
 

@@ -279,6 +279,12 @@ fn print_monitor_options(
         .and_then(|r| r.cmdline());
     let dhcp = match own.map(kickstart_config::parse_monitor) {
         Some(Ok(o)) => {
+            super::console::set_labels(o.console_labels);
+            if !o.console_labels {
+                println!(
+                    "options: console=raw: guest output unlabelled, as the original prints it"
+                );
+            }
             match &o.dhcp {
                 Some(d) => println!(
                     "options: trace={} dhcp={} (ip=grubdhcp in guest lines becomes it)",

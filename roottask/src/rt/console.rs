@@ -2,7 +2,29 @@
 //! [`roottask::LOG_PREFIX`] so monitor output stands apart from guest output.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use l4_sys::ia32::kdb;
+use roottask::console_mux::ConsoleMux;
+
+/// The console's line state (`ConsoleMux::to_word`); labels on at boot.
+static MUX: AtomicUsize = AtomicUsize::new(1);
+
+fn with_mux(f: impl FnOnce(&mut ConsoleMux)) {
+    let mut m = ConsoleMux::from_word(MUX.load(Relaxed));
+    f(&mut m);
+    MUX.store(m.to_word(), Relaxed);
+}
+
+fn put_bytes(bytes: &[u8]) {
+    for &b in bytes {
+        kdb::put_byte(b);
+    }
+}
+
+/// Guest lines labelled with their VM (`console=labels`) or raw.
+pub fn set_labels(on: bool) {
+    with_mux(|m| m.set_labels(on));
+}
 
 /// Writes whole lines with the monitor's prefix.
 pub struct Log;
@@ -16,6 +38,7 @@ impl Write for Log {
 
 #[doc(hidden)]
 pub fn _print_line(args: fmt::Arguments<'_>) {
+    with_mux(|m| m.monitor_line(&mut put_bytes));
     let mut log = Log;
     let _ = log.write_str(roottask::LOG_PREFIX);
     let _ = log.write_fmt(args);
@@ -27,16 +50,8 @@ macro_rules! println {
     ($($arg:tt)*) => { $crate::rt::console::_print_line(format_args!($($arg)*)) };
 }
 
-/// Print one line of a VM's console output, prefixed with the VM's slot
-/// (`vm1: ...`) instead of the monitor's prefix, so the log says who wrote it.
-pub fn guest_line(slot: usize, line: &[u8]) {
-    let mut log = Log;
-    let _ = write!(log, "vm{slot}: ");
-    for chunk in line.utf8_chunks() {
-        let _ = log.write_str(chunk.valid());
-        if !chunk.invalid().is_empty() {
-            let _ = log.write_str("?");
-        }
-    }
-    let _ = log.write_str("\n");
+/// A VM's console output, at once and as it came; the mux labels the
+/// lines (`vm1: ...`) so the log says who wrote them.
+pub fn guest_output(slot: usize, bytes: &[u8]) {
+    with_mux(|m| m.guest(slot, bytes, &mut put_bytes));
 }

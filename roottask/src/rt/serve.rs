@@ -16,8 +16,8 @@ impl Platform for Ia32 {
         println!("{args}");
     }
 
-    fn guest_line(&mut self, slot: usize, line: &[u8]) {
-        super::console::guest_line(slot, line);
+    fn guest_output(&mut self, slot: usize, bytes: &[u8]) {
+        super::console::guest_output(slot, bytes);
     }
 
     fn store_word(&mut self, haddr: u64, value: u32) {

@@ -19,21 +19,22 @@ impl<P: Platform> iconsole::Server for Monitor<P> {
             "put_chars",
             iconsole::Exception::UnknownClient.into(),
         )?;
+        // Printed at once, bytes as they came (§7.5; issue 10.6).
         let n = (stream.len as usize).min(stream.raw.len());
-        for &b in &stream.raw[..n] {
-            let vm = self.vms[slot].as_mut().expect("vm_of checked the slot");
-            let full = match b {
-                b'\n' => true,
-                b'\r' => false,
-                b => vm.line.push(if b == 0 { b' ' } else { b }).is_err(),
-            };
-            if full {
-                let line = core::mem::take(&mut vm.line);
-                self.platform.guest_line(slot, &line);
-                if b != b'\n' {
-                    let vm = self.vms[slot].as_mut().expect("vm_of checked the slot");
-                    let _ = vm.line.push(b);
-                }
+        let bytes = &stream.raw[..n];
+        self.platform.guest_output(slot, bytes);
+        // Keep the unfinished last line (a prompt), for a focus switch.
+        let vm = self.vms[slot].as_mut().expect("vm_of checked the slot");
+        let tail = match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(i) => {
+                vm.line.clear();
+                &bytes[i + 1..]
+            }
+            None => bytes,
+        };
+        for &b in tail {
+            if vm.line.push(b).is_err() {
+                break;
             }
         }
         Ok(())

@@ -50,7 +50,8 @@ const SHARED_MEM_BALLOON: u64 = 96;
 pub const LOCATOR_SLOTS: usize = 13;
 /// The locator id of IVMControl, which the monitor serves itself.
 pub const IVMCONTROL_GUID: usize = 8;
-/// Longest guest console line kept before it is printed anyway.
+/// Bytes of a VM's unfinished last console line kept (for re-printing
+/// it, e.g. a prompt, when the VM gets the console's focus).
 pub const GUEST_LINE_MAX: usize = 200;
 /// Interrupt numbers the proxies accept (§9.4).
 pub const MAX_IRQS: usize = 256;
@@ -68,8 +69,9 @@ pub const MAX_DEVICES: usize = 16;
 pub trait Platform {
     /// Print a monitor log line (the platform adds the monitor's prefix).
     fn log(&mut self, args: fmt::Arguments<'_>);
-    /// Print one complete line of VM `slot`'s console output.
-    fn guest_line(&mut self, slot: usize, line: &[u8]);
+    /// Print VM `slot`'s console output at once, bytes as they came (the
+    /// platform labels lines, `console_mux`).
+    fn guest_output(&mut self, slot: usize, bytes: &[u8]);
     /// Store a word into memory the monitor owns (a VM's shared page).
     fn store_word(&mut self, haddr: u64, value: u32);
     /// The ThreadControl system call.
@@ -133,7 +135,8 @@ pub struct VmEntry {
     /// The device list the monitor wrote into the shared page. The monitor
     /// decides from this copy, never from the guest-writable page.
     pub devices: heapless::Vec<Device, MAX_DEVICES>,
-    /// Console output not yet ended by a newline.
+    /// The VM's console output since its last newline (its unfinished
+    /// line, up to [`GUEST_LINE_MAX`] bytes).
     pub line: heapless::Vec<u8, GUEST_LINE_MAX>,
     /// Host address of the page that stands in for device memory this VM
     /// may not reach (see `devices.rs`), once it asked for one.

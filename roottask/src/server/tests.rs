@@ -31,8 +31,8 @@ impl Platform for Fake {
     fn log(&mut self, args: fmt::Arguments<'_>) {
         self.log.push(std::format!("{args}"));
     }
-    fn guest_line(&mut self, slot: usize, line: &[u8]) {
-        self.lines.push((slot, line.to_vec()));
+    fn guest_output(&mut self, slot: usize, bytes: &[u8]) {
+        self.lines.push((slot, bytes.to_vec()));
     }
     fn store_word(&mut self, haddr: u64, value: u32) {
         self.words.push((haddr, value));
@@ -637,19 +637,25 @@ fn locator_and_vm_control_respect_ownership() {
 }
 
 #[test]
-fn console_lines_are_assembled_per_vm() {
+fn console_output_goes_out_at_once_as_it_came() {
     let mut m = monitor();
     let mut s = iconsole::Stream::zeroed();
-    s.raw[..6].copy_from_slice(b"ab\ncd\0");
-    s.len = 6;
+    // Before issue 10.6 nothing was printed until a newline, `\r` was
+    // dropped and the prompt below never appeared.
+    s.raw[..9].copy_from_slice(b"ab\r\ncd\xff$ ");
+    s.len = 9;
     m.put_chars(tid(1, 0), 0, &s).unwrap();
-    s.raw[..2].copy_from_slice(b"e\n");
-    s.len = 2;
+    assert_eq!(m.platform.lines, [(1, b"ab\r\ncd\xff$ ".to_vec())]);
+    // The unfinished line is kept (for a focus switch).
+    assert_eq!(m.vms[1].as_ref().unwrap().line.as_slice(), b"cd\xff$ ");
+    s.raw[..3].copy_from_slice(b"ls\n");
+    s.len = 3;
     m.put_chars(tid(1, 0), 0, &s).unwrap();
-    assert_eq!(
-        m.platform.lines,
-        [(1, b"ab".to_vec()), (1, b"cd e".to_vec())]
-    );
+    assert!(m.vms[1].as_ref().unwrap().line.is_empty());
+    // A length beyond the 128-byte stream is cut to the stream.
+    s.len = 5000;
+    m.put_chars(tid(2, 0), 0, &s).unwrap();
+    assert_eq!(m.platform.lines[2].1.len(), 128);
     assert_eq!(
         m.put_chars(ThreadId((7 << 14) | 1), 0, &s),
         Err(ServerError::Exception(iconsole::Exception::UnknownClient))

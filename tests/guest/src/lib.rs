@@ -35,6 +35,9 @@ pub const WEDGE_VADDR: u32 = 0xBC00_0000;
 pub const PAGE: u32 = 4096;
 /// Printed when every check passed; `{name}` follows, then this suffix.
 pub const PASS_SENTINEL: &str = "GUEST_PASS";
+/// What `prompt=1` prints after `guest <name>: `, with no newline: a
+/// carriage return, a byte that is never UTF-8, a UTF-8 `é`, and a prompt.
+pub const PROMPT_BYTES: &[u8] = b"raw \r\xff\xc3\xa9 prompt$ ";
 /// The harness's failure sentinel (the same text the monitor prints).
 pub const FAILURE_SENTINEL: &str = "INDICATE_FAILURE\x15";
 

@@ -142,6 +142,11 @@ pub struct Options<'a> {
     pub module_seed: u32,
     /// `expect-ramdisk=1`: the monitor should have installed a ramdisk.
     pub expect_ramdisk: bool,
+    /// `prompt=1`: after its report, print a shell-prompt-like chunk with
+    /// no newline, holding a `\r` and bytes that are not UTF-8
+    /// ([`crate::PROMPT_BYTES`]), to show the monitor prints it at once and
+    /// unchanged.
+    pub prompt: bool,
     /// `expect-pcpus=N`: the `pcpu_count` the monitor should write
     /// (default 1: `pcpus=` clamped to the machine's CPUs, §2.3).
     pub expect_pcpus: u32,
@@ -178,6 +183,7 @@ impl<'a> Options<'a> {
             module_seed: 0x5a,
             expect_ramdisk: false,
             expect_pcpus: 1,
+            prompt: false,
             vmsize: 0,
             mem: 0,
             wedgeinstall: 0,
@@ -250,6 +256,11 @@ impl<'a> Options<'a> {
                 }
                 "module-seed" => {
                     own(&mut o.module_seed);
+                }
+                "prompt" => {
+                    let mut v = 0;
+                    own(&mut v);
+                    o.prompt = v != 0;
                 }
                 "expect-pcpus" => {
                     own(&mut o.expect_pcpus);

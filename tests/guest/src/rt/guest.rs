@@ -17,7 +17,9 @@ use test_guest::console::{LineWriter, CHUNK};
 use test_guest::ipc::{iconsole, iresourcemon};
 use test_guest::options::{Mode, Options};
 use test_guest::pages::vm_free_pages;
-use test_guest::{page_word, Hex, FAILURE_SENTINEL, PAGE, PASS_SENTINEL, WEDGE_VADDR};
+use test_guest::{
+    page_word, Hex, FAILURE_SENTINEL, PAGE, PASS_SENTINEL, PROMPT_BYTES, WEDGE_VADDR,
+};
 
 /// The first guest-physical address the measurements use (above the
 /// legacy BIOS/VGA megabyte).
@@ -201,7 +203,24 @@ pub extern "C" fn guest_main() -> ! {
     } else {
         init_complete(server, &mut report);
     }
+    if opts.prompt {
+        prompt(opts.name);
+    }
     wait_forever()
+}
+
+/// `prompt=1`: one put_chars of `guest <name>: ` + [`PROMPT_BYTES`], no
+/// newline (what a shell prompt looks like to the monitor).
+fn prompt(name: &str) {
+    let mut chunk = [0u8; CHUNK];
+    let head = b"guest ";
+    let mut n = 0;
+    for part in [head.as_slice(), name.as_bytes(), b": ", PROMPT_BYTES] {
+        let take = part.len().min(CHUNK - n);
+        chunk[n..n + take].copy_from_slice(&part[..take]);
+        n += take;
+    }
+    put_chars(&chunk[..n]);
 }
 
 /// Tell the monitor this VM is done booting (`client_init_complete`).
