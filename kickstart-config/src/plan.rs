@@ -38,7 +38,9 @@ pub struct ModuleInput<'a> {
     /// The full command line, module path included.
     pub cmdline: &'a str,
     /// The first bytes of the module (at least 4 for the ELF magic, 18 to also
-    /// check `e_type`); empty when unknown (host checks of a menu file).
+    /// check `e_type`, enough to hold the program headers for the wedge's
+    /// loaded extent, see [`load_extent`]); empty when unknown (host checks
+    /// of a menu file).
     pub head: &'a [u8],
     /// Module size in bytes; 0 when unknown (placement checks are skipped).
     pub size: usize,
@@ -48,6 +50,34 @@ impl ModuleInput<'_> {
     fn is_elf(&self) -> bool {
         self.head.starts_with(&ELF_MAGIC)
     }
+}
+
+/// Bytes an ELF32 image's PT_LOAD segments span in memory (lowest `p_vaddr`
+/// to highest `p_vaddr + p_memsz`), read from `head`; None when `head` does
+/// not hold the ELF header and all program headers. This, not the file size
+/// (which counts symbols and debug sections), is what a wedge occupies
+/// from `wedgeinstall=`.
+pub fn load_extent(head: &[u8]) -> Option<u64> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(head.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(head.get(o..o + 4)?.try_into().ok()?));
+    if !head.starts_with(&ELF_MAGIC) || head.get(4) != Some(&1) {
+        return None;
+    }
+    let (phoff, phentsize, phnum) = (u32_at(28)? as usize, u16_at(42)? as usize, u16_at(44)?);
+    if phentsize < 32 {
+        return None;
+    }
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    for k in 0..phnum as usize {
+        let ph = phoff.checked_add(k.checked_mul(phentsize)?)?;
+        if u32_at(ph)? != 1 {
+            continue;
+        }
+        let (vaddr, memsz) = (u64::from(u32_at(ph + 8)?), u64::from(u32_at(ph + 20)?));
+        lo = lo.min(vaddr);
+        hi = hi.max(vaddr + memsz);
+    }
+    (hi > lo).then_some(hi - lo)
 }
 
 /// Machine facts the planner may use; all optional.
@@ -522,10 +552,13 @@ fn plan_group<'a>(
             }
             ceiling = (ceiling - s) & !(PAGE - 1);
         }
+        // The wedge's extent: `wedgesize=`, else what its segments span;
+        // unknown (no program headers at hand) leaves the check to the
+        // loader, which knows the segments.
         let wedge_extent = if o.wedgesize != 0 {
             u64::from(o.wedgesize)
         } else {
-            m.size as u64
+            load_extent(m.head).unwrap_or(0)
         };
         let wedge_end = u64::from(o.wedgeinstall) + wedge_extent;
         if o.wedgeinstall != 0 && ceiling < vm_size && ceiling < wedge_end {
@@ -883,6 +916,58 @@ mod tests {
         assert!(matches!(
             err(&plan(&ok_mods), 0).kind,
             GroupErrorKind::ModuleTooBig { .. }
+        ));
+    }
+
+    /// An ELF32 header with PT_LOAD segments `(vaddr, memsz)` (and one
+    /// PT_NOTE that must not count), program headers right after it.
+    fn elf_with_segments(segs: &[(u32, u32)]) -> std::vec::Vec<u8> {
+        let mut h = std::vec![0u8; 52];
+        h[..4].copy_from_slice(&ELF_MAGIC);
+        h[4] = 1;
+        h[16] = 2;
+        h[28..32].copy_from_slice(&52u32.to_le_bytes());
+        h[42..44].copy_from_slice(&32u16.to_le_bytes());
+        h[44..46].copy_from_slice(&(segs.len() as u16 + 1).to_le_bytes());
+        for &(vaddr, memsz) in segs.iter().chain([(0xdead_0000, 0x1000_0000)].iter()) {
+            let mut ph = [0u8; 32];
+            let kind: u32 = if vaddr == 0xdead_0000 { 4 } else { 1 };
+            ph[..4].copy_from_slice(&kind.to_le_bytes());
+            ph[8..12].copy_from_slice(&vaddr.to_le_bytes());
+            ph[20..24].copy_from_slice(&memsz.to_le_bytes());
+            h.extend_from_slice(&ph);
+        }
+        h
+    }
+
+    #[test]
+    fn a_wedge_is_as_large_as_its_segments_not_its_file() {
+        // The upstream wedge: a 5 MB file (symbols) whose segments span
+        // about 2 MB from 0xBC000000 (issue 10.7).
+        let head = elf_with_segments(&[(0xbc00_0000, 0x7_2000), (0xbc07_2000, 0x18_0000)]);
+        assert_eq!(load_extent(&head), Some(0x1f_2000));
+        assert_eq!(load_extent(&head[..60]), None, "program headers cut off");
+        assert_eq!(load_extent(DATA), None);
+        let mods = [
+            ModuleInput {
+                cmdline: "/wedge vmstart vmsize=24M wedgeinstall=16M",
+                head: &head,
+                size: 5_128_792,
+            },
+            ModuleInput {
+                cmdline: "/k",
+                head: ELF,
+                size: 5_000_000,
+            },
+        ];
+        // The module stacks down to 24M - 5M = 19M: above the segments'
+        // end (16M + 2M), though below 16M + the file's 5 MB.
+        assert!(plan(&mods).is_ok(), "{:?}", plan(&mods).groups()[0]);
+        let mut bigger = mods;
+        bigger[1].size = 6_500_000;
+        assert!(matches!(
+            err(&plan(&bigger), 0).kind,
+            GroupErrorKind::ModuleOverlapsWedge { .. }
         ));
     }
 

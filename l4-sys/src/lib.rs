@@ -21,6 +21,7 @@ extern crate std;
 pub mod bootinfo;
 pub mod kip;
 pub mod msg;
+pub mod multiboot;
 pub mod raw;
 pub mod types;
 

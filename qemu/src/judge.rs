@@ -112,7 +112,9 @@ pub const EXIT_SKIP: i32 = 77;
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Verdict::Pass => f.write_str("pass: success sentinel seen"),
+            Verdict::Pass => {
+                f.write_str("pass: the success sentinel and every expected line were printed")
+            }
             Verdict::Fail { context } => {
                 write!(f, "fail: failure sentinel seen")?;
                 if let Some(last) = context.last() {

@@ -179,6 +179,22 @@ impl<const N: usize> MemoryTally<N> {
         true
     }
 
+    /// Take the lowest `size` bytes aligned to `align` that lie inside
+    /// `[lo, hi)`; returns the base. The monitor's heap goes below its
+    /// first VM this way (memory the original never gives to guests), so it
+    /// cannot take room a VM would get under the original.
+    pub fn take_within(&mut self, lo: u64, hi: u64, size: u64, align: u64) -> Option<u64> {
+        if size == 0 || align == 0 || !align.is_power_of_two() {
+            return None;
+        }
+        let base = self.regions.iter().find_map(|r| {
+            let start = r.base.max(lo).checked_add(align - 1)? & !(align - 1);
+            let end = start.checked_add(size)?;
+            (end <= r.end() && end <= hi).then_some(start)
+        })?;
+        self.take_exact(base, size).then_some(base)
+    }
+
     /// Take `size` bytes (a multiple of 4 KiB) aligned to `align` from the
     /// regions, first fit from the top of memory; returns the base.
     pub fn take(&mut self, size: u64, align: u64) -> Option<u64> {
@@ -360,5 +376,26 @@ mod tests {
             }]
         );
         assert_eq!(t.take(0x40_0000, 0x1000), None);
+    }
+
+    #[test]
+    fn take_within_is_the_lowest_fit_inside_the_bounds() {
+        let mut t = MemoryTally::<8>::default();
+        t.add(0x40_0000, 20).unwrap(); // [4M, 5M)
+        t.add(0x60_0000, 21).unwrap(); // [6M, 8M)
+        t.add(0x100_0000, 24).unwrap(); // [16M, 32M)
+                                        // Above the image end at 0x42_9000: 1 MB does not fit in the rest of
+                                        // [4M, 5M), so it comes from [6M, 8M), aligned.
+        assert_eq!(
+            t.take_within(0x42_9000, 0x80_0000, 0x10_0000, 0x1000),
+            Some(0x60_0000)
+        );
+        // Nothing left below 8M for 2 MB; the bounds hold.
+        assert_eq!(t.take_within(0x42_9000, 0x80_0000, 0x20_0000, 0x1000), None);
+        assert_eq!(
+            t.take_within(0, u64::MAX, 0x20_0000, 0x10_0000),
+            Some(0x100_0000)
+        );
+        assert_eq!(t.take_within(0, 0x1000, 0, 0x1000), None);
     }
 }

@@ -74,6 +74,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("broken-group", PISTACHIO_ONLY, broken_group),
     scenario!("machine-facts", ORIGINAL, machine_facts),
     scenario!("console", PISTACHIO_ONLY, console_labelled),
+    scenario!("multiboot", ORIGINAL, multiboot),
     scenario!("console-raw", ORIGINAL, console_raw),
     scenario!("scale-1", ORIGINAL, |f| scale(f, 1)),
     scenario!("scale-4", ORIGINAL, |f| scale(f, 4)),
@@ -114,6 +115,7 @@ const SCENARIOS: &[Scenario] = &[
         Variant::B,
         " ddos"
     )),
+    scenario!("wedge-pt-interrupt", WEDGE, wedge_pt_interrupt),
     scenario!("isolation", PISTACHIO_ONLY, isolation),
     scenario!("driver", PISTACHIO_ONLY, driver),
     scenario!("soak", PISTACHIO_ONLY, soak),
@@ -410,6 +412,60 @@ fn machine_facts(f: &Found<'_>) -> Result<String, String> {
     ))
 }
 
+/// kickstart `bootinfo=no`: no BootInfo, only the multiboot info. Ours
+/// takes the modules and its own command line from it (§1.4's second
+/// provider); the original stops in the debugger there, reading its own
+/// command line through the missing boot info (§1.4 "bug", §12), which
+/// this scenario also checks, so that DIFFERENCES.md stays true.
+fn multiboot(f: &Found<'_>) -> Result<String, String> {
+    let s = "multiboot";
+    let build = |m: Monitor| -> Result<Boot, String> {
+        let mut b = boot_for(f, m)?;
+        b.loader_args = "bootinfo=no".into();
+        b.modules[2].args = "console=labels".into();
+        Ok(b.module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=mb expect-modules=1",
+        ))
+        .module(data(s, "m0", 0, 6_000, "mb data")?))
+    };
+    let mut theirs = scenario_expect();
+    theirs.successes = 0;
+    theirs.required = vec![
+        "BootInfo @ 0".into(),
+        "--- \"KD# user touches kernel area\"".into(),
+    ];
+    let (a, b) = both(
+        s,
+        (build(Monitor::Ours)?, guest_expect(Monitor::Ours, &["mb"])),
+        (build(Monitor::Original)?, theirs),
+    );
+    let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
+    let (a, _) = (a?, b?);
+    vm_count(&a, 1, 0)?;
+    let line = a
+        .monitor_lines()
+        .find(|l| l.starts_with("bootinfo: none at "))
+        .ok_or("our monitor did not say it read the multiboot info")?;
+    let records = printed_records(a.monitor_lines());
+    let cmdlines: Vec<String> = records.iter().filter_map(|r| r.cmdline.clone()).collect();
+    let want = [
+        "test-guest vmstart vmsize=16M wedgeinstall=8M name=mb expect-modules=1",
+        "m0 mb data",
+    ];
+    if cmdlines != want {
+        return Err(format!("module command lines {cmdlines:?}, want {want:?}"));
+    }
+    if !a
+        .monitor_lines()
+        .any(|l| l.starts_with("options: trace=false"))
+    {
+        return Err("our monitor did not read its own command line from the multiboot info".into());
+    }
+    Ok(format!(
+        "ours: {line:?}, modules {cmdlines:?}, guest passed; the original stopped in the debugger on its null boot info, as documented"
+    ))
+}
+
 /// What `prompt=1` makes the test guest `p` print, with no newline.
 fn prompt_bytes() -> Vec<u8> {
     let mut v = b"guest p: ".to_vec();
@@ -554,11 +610,24 @@ fn vm_count(out: &RunOutcome, started: u64, failed: u64) -> Result<u64, String> 
 // ---------------------------------------------------------------------------
 // The upstream afterburn wedge: a client nobody in this project wrote.
 
-/// The wedge's IDL4 wire variant.
+/// Which upstream wedge build: IDL4 wire variant A or B, or the
+/// pass-through build (variant B; sends no client_init_complete, needs
+/// `ddos`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     A,
     B,
+    PassThrough,
+}
+
+impl Variant {
+    fn tag(self) -> &'static str {
+        match self {
+            Variant::A => "a",
+            Variant::B => "b",
+            Variant::PassThrough => "pt",
+        }
+    }
 }
 
 /// The wedge's VM line (`../shared/wedge/README.md`).
@@ -578,6 +647,7 @@ fn wedge_module(f: &Found<'_>, v: Variant) -> Result<Module, String> {
     let file = match v {
         Variant::A => &w.variant_a,
         Variant::B => &w.variant_b,
+        Variant::PassThrough => &w.passthrough,
     };
     Ok(Module::new(file, WEDGE_LINE))
 }
@@ -808,9 +878,20 @@ fn wedge_no_kernel(f: &Found<'_>) -> Result<String, String> {
 /// wedge into; it ends with `wedgeguest <mode>: PASS`. The guest's console
 /// lines must be the same under both monitors.
 fn wedge_guest(f: &Found<'_>, mode: &str, v: Variant, vm_extra: &str) -> Result<String, String> {
+    wedge_guest_then(f, mode, v, vm_extra, &|_| Ok(String::new()))
+}
+
+/// [`wedge_guest`], then `check` on our run.
+fn wedge_guest_then(
+    f: &Found<'_>,
+    mode: &str,
+    v: Variant,
+    vm_extra: &str,
+    check: &dyn Fn(&RunOutcome) -> Result<String, String>,
+) -> Result<String, String> {
     let scenario = format!(
         "wedge-guest-{mode}-{}{}",
-        if v == Variant::A { "a" } else { "b" },
+        v.tag(),
         vm_extra.replace(' ', "-")
     );
     let wedge = wedge_module(f, v)?;
@@ -828,6 +909,10 @@ fn wedge_guest(f: &Found<'_>, mode: &str, v: Variant, vm_extra: &str) -> Result<
         let mut e = wedge_expect(m, 1, &pass);
         if m == Monitor::Ours {
             e.required.insert(0, pass.clone());
+            if v == Variant::PassThrough {
+                // No client_init_complete, so no sentinel: the lines decide.
+                e.successes = 0;
+            }
         }
         // A livelocked guest prints nothing after its last refusal lines.
         e.idle_timeout = std::time::Duration::from_secs(30);
@@ -854,10 +939,38 @@ fn wedge_guest(f: &Found<'_>, mode: &str, v: Variant, vm_extra: &str) -> Result<
         .rev()
         .take(3)
         .collect();
+    let extra = check(&a)?;
     Ok(format!(
-        "{pass} under both monitors, same {} console lines; ours served {counts:?}; guest said {detail:?}",
+        "{pass} under both monitors, same {} console lines; ours served {counts:?}; guest said {detail:?}{extra}",
         ours.len()
     ))
+}
+
+/// The pass-through wedge (`ddos`) associates hardware interrupt 6 when the
+/// guest unmasks it in the virtual 8259: the monitor associates the
+/// interrupt thread 6.1 with the wedge's IRQ thread and schedules the
+/// interrupt thread (not the handler) at the wedge's priority + 1 (issue
+/// 10.3), on both monitors without a refusal.
+fn wedge_pt_interrupt(f: &Found<'_>) -> Result<String, String> {
+    wedge_guest_then(f, "unmask", Variant::PassThrough, " ddos", &|a| {
+        let line = a
+            .monitor_lines()
+            .find(|l| l.starts_with("vm 1: interrupt 6 associated with "))
+            .ok_or("no association line for interrupt 6")?;
+        // 6.1 = (6 << 14) | 1; ddos priority 112 + 1.
+        if !line.ends_with("Schedule(interrupt thread 0x18001, cpu 0, prio 0x71)") {
+            return Err(format!(
+                "association: {line:?}, want Schedule of 0x18001 at prio 0x71"
+            ));
+        }
+        let counts = served(a, 1)?;
+        if counts.get("associate_interrupt") != Some(&1) || counts.get("refused") != Some(&0) {
+            return Err(format!(
+                "served {counts:?}, want one associate_interrupt, no refusal"
+            ));
+        }
+        Ok(format!("; {line:?}"))
+    })
 }
 
 // ---------------------------------------------------------------------------

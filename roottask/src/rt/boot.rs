@@ -29,10 +29,12 @@ pub extern "C" fn rust_start() -> ! {
         Ok(s) => s,
         Err(e) => fail(format_args!("{e}")),
     };
+    let remap = remap_window(&mut starter);
     let (used, size) = super::heap::usage();
     println!("boot complete; heap used={used} of {size}; starting VMs");
-    let remap = remap_window(&mut starter);
     let mut monitor = Monitor::new(Ia32, starter.spaces, starter.irq_lines, remap);
+    let own = roottask::vm::placement::monitor_block(starter.image_end);
+    monitor.monitor_block = (own.base as idl::Word, own.size as idl::Word);
     starter.start_next(&mut monitor);
     serve(&mut monitor, |m| {
         if let Some(slot) = m.init_complete.take() {
@@ -86,6 +88,7 @@ fn remap_window(starter: &mut VmStarter) -> RemapWindow {
 enum BootError {
     BootInfoMapping(sigma0::Sigma0Error, usize),
     BootInfo(l4_sys::bootinfo::BootInfoError),
+    Multiboot(l4_sys::multiboot::MbiError),
     NoBootInfo,
     NoHeap(u64),
 }
@@ -97,6 +100,10 @@ impl core::fmt::Display for BootError {
                 write!(f, "cannot map the boot-loader page at {addr:#x}: {e}")
             }
             BootError::BootInfo(e) => write!(f, "boot info unusable: {e}"),
+            BootError::Multiboot(e) => write!(
+                f,
+                "neither a boot info nor a usable multiboot info at KIP.BootInfo: {e}"
+            ),
             BootError::NoBootInfo => {
                 f.write_str("the KIP has no boot info (kickstart bootinfo=no?)")
             }
@@ -134,26 +141,39 @@ fn boot() -> Result<VmStarter, BootError> {
     }
 
     let s0 = sigma0::sigma0_id();
-    let bootinfo = map_boot_info(s0, kip.boot_info() as usize)?;
-    println!(
-        "bootinfo: at {:#x} size={} records={}",
-        kip.boot_info(),
-        bootinfo.size(),
-        bootinfo.len()
-    );
-    let mut modules = 0usize;
-    for (i, rec) in bootinfo.records().enumerate() {
-        match rec {
-            Ok(r) => {
-                modules += matches!(r, Record::Module { .. }) as usize;
-                println!("{}", RecordLine(i, &r));
+    let (own_line, module_regions) = match map_boot_info(s0, kip.boot_info() as usize) {
+        Ok(bootinfo) => {
+            println!(
+                "bootinfo: at {:#x} size={} records={}",
+                kip.boot_info(),
+                bootinfo.size(),
+                bootinfo.len()
+            );
+            let mut modules = 0usize;
+            for (i, rec) in bootinfo.records().enumerate() {
+                match rec {
+                    Ok(r) => {
+                        modules += matches!(r, Record::Module { .. }) as usize;
+                        println!("{}", RecordLine(i, &r));
+                    }
+                    Err(e) => println!("bootinfo: record {i} unusable: {e}"),
+                }
             }
-            Err(e) => println!("bootinfo: record {i} unusable: {e}"),
+            println!("bootinfo: modules={modules}");
+            (own_cmdline(&bootinfo), map_modules(s0, &bootinfo))
         }
-    }
-    println!("bootinfo: modules={modules}");
-    let (own_cmdline, dhcp) = print_monitor_options(&bootinfo);
-    let module_regions = map_modules(s0, &bootinfo);
+        // kickstart `bootinfo=no`: KIP.BootInfo holds the multiboot info
+        // (§1.4's second provider).
+        Err(BootError::BootInfo(l4_sys::bootinfo::BootInfoError::BadMagic(magic))) => {
+            println!(
+                "bootinfo: none at {:#x} (magic {magic:#x}); reading it as a multiboot info (kickstart bootinfo=no)",
+                kip.boot_info()
+            );
+            multiboot_modules(s0, kip.boot_info() as usize)?
+        }
+        Err(e) => return Err(e),
+    };
+    let (own_cmdline, dhcp) = print_monitor_options(own_line);
 
     let tally = take_all_memory(s0);
     println!("{tally}");
@@ -161,8 +181,19 @@ fn boot() -> Result<VmStarter, BootError> {
     println!("time: memory total at {t} us tsc={}", ia32::rdtsc());
 
     let mut tally = tally;
+    // The heap lies in the monitor's own block below the first VM (VM slot
+    // 0, memory the original never gives to guests), so it takes no room
+    // a VM would get; only a machine without room there takes it from the
+    // top of memory.
+    let own_block = roottask::vm::placement::monitor_block(arch::image_range().1 as u64);
     let base = tally
-        .take(HEAP_BYTES, 4096)
+        .take_within(
+            arch::image_range().1 as u64,
+            own_block.end(),
+            HEAP_BYTES,
+            4096,
+        )
+        .or_else(|| tally.take(HEAP_BYTES, 4096))
         .ok_or(BootError::NoHeap(tally.total()))?;
     // SAFETY: `take` removed the range from the tally, so nothing else will
     // use it; sigma0 mapped it to us read-write at its physical address.
@@ -265,18 +296,22 @@ fn map_boot_info(s0: ThreadId, addr: usize) -> Result<BootInfo<'static>, BootErr
     BootInfo::parse(bytes, WORD_BYTES).map_err(BootError::BootInfo)
 }
 
-/// The monitor's own options, from its boot-info record (the second
+/// The monitor's own command line, from its boot-info record (the second
 /// SimpleExec: sigma0 comes first; resourcemon.md §1.4).
-/// Returns the command line, for the test hooks below.
-fn print_monitor_options(
-    bootinfo: &BootInfo<'static>,
-) -> (&'static str, Option<kickstart_config::monitor::Dhcp>) {
-    let own = bootinfo
+fn own_cmdline(bootinfo: &BootInfo<'static>) -> Option<&'static str> {
+    bootinfo
         .records()
         .filter_map(Result::ok)
         .filter(|r| matches!(r, Record::SimpleExec { .. }))
         .nth(1)
-        .and_then(|r| r.cmdline());
+        .and_then(|r| r.cmdline())
+}
+
+/// Print and apply the monitor's own options. Returns the command line (for
+/// the test hooks) and the DHCP values.
+fn print_monitor_options(
+    own: Option<&'static str>,
+) -> (&'static str, Option<kickstart_config::monitor::Dhcp>) {
     let dhcp = match own.map(kickstart_config::parse_monitor) {
         Some(Ok(o)) => {
             super::console::set_labels(o.console_labels);
@@ -311,10 +346,7 @@ fn print_monitor_options(
 /// x2-abi §6); a module that cannot be mapped is kept with size `usize::MAX`
 /// as a marker, so module indexes still match the plan's.
 /// Runs before the heap exists, hence the fixed-size list.
-fn map_modules(
-    s0: ThreadId,
-    bootinfo: &BootInfo<'static>,
-) -> heapless::Vec<(usize, usize, &'static str), MAX_INPUT_MODULES> {
+fn map_modules(s0: ThreadId, bootinfo: &BootInfo<'static>) -> ModuleRegions {
     let mut out = heapless::Vec::new();
     for (start, size, cmdline) in bootinfo.records().filter_map(|r| match r {
         Ok(Record::Module {
@@ -341,8 +373,91 @@ fn map_modules(
     out
 }
 
-/// Bytes of each module the planner looks at (ELF identification and header).
-const HEAD_BYTES: usize = 64;
+/// Bytes of each module the planner looks at: the ELF header and, in any
+/// image made by a usual linker, the program headers (the wedge's loaded
+/// extent, `kickstart_config::plan::load_extent`).
+const HEAD_BYTES: usize = 4096;
+
+/// Boot modules from a multiboot info at `addr` (kickstart `bootinfo=no`):
+/// modules 3 and up of its table (0–2 are the kernel, sigma0 and this root
+/// task), and the root task's command line, which kickstart stores as the
+/// multiboot command line. Every page read is requested from sigma0 first;
+/// a page asked for twice is fine (sigma0 maps it again or refuses, and it
+/// is ours either way).
+fn multiboot_modules(
+    s0: ThreadId,
+    addr: usize,
+) -> Result<(Option<&'static str>, ModuleRegions), BootError> {
+    use l4_sys::multiboot::{self, MultibootInfo};
+    let map = |start: usize, len: usize| {
+        let mut p = start & !0xfff;
+        while p < start + len.max(1) {
+            let _ = sigma0::request(s0, Fpage::from_parts(p as u32, 12, Rights::RWX));
+            p += 4096;
+        }
+    };
+    map(addr, multiboot::HEADER_BYTES);
+    // SAFETY: the pages holding the fixed part were just requested 1:1;
+    // boot-loader data is never written after boot.
+    let head = unsafe { arch::phys_bytes(addr, multiboot::HEADER_BYTES) };
+    let mbi = MultibootInfo::parse(head).map_err(BootError::Multiboot)?;
+    map(mbi.mods_addr as usize, mbi.table_bytes());
+    // SAFETY: as above, for the module table.
+    let table = unsafe { arch::phys_bytes(mbi.mods_addr as usize, mbi.table_bytes()) };
+    // A command line: up to the end of the page after the one it starts in.
+    let string = |at: u32| -> Option<&'static str> {
+        if at == 0 {
+            return None;
+        }
+        let at = at as usize;
+        let len = (at & !0xfff) + 0x2000 - at;
+        map(at, len);
+        // SAFETY: both pages were requested just above.
+        multiboot::c_string(unsafe { arch::phys_bytes(at, len) })
+    };
+    let own = mbi.cmdline.and_then(string);
+    let mut out = ModuleRegions::new();
+    let mut count = 0;
+    for (i, m) in multiboot::modules(table).enumerate().skip(3) {
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                println!("multiboot: module {i} ignored: {e}");
+                continue;
+            }
+        };
+        let cmdline = string(m.string).unwrap_or("");
+        println!(
+            "bootinfo: record {} type=0x1 start={:#010x} size={} cmdline=\"{cmdline}\"",
+            i - 3,
+            m.start,
+            m.size()
+        );
+        let size = match map_region(s0, m.start as usize, m.size() as usize) {
+            Ok(()) => m.size() as usize,
+            Err(e) => {
+                println!(
+                    "module at {:#x}: {e}; planned without its contents",
+                    m.start
+                );
+                usize::MAX
+            }
+        };
+        if out.push((m.start as usize, size, cmdline)).is_err() {
+            println!(
+                "module at {:#x}: more than {MAX_INPUT_MODULES} modules; ignored",
+                m.start
+            );
+        }
+        count += 1;
+    }
+    println!("bootinfo: modules={count} (from the multiboot info)");
+    Ok((own, out))
+}
+
+/// Boot modules as `(start, size, command line)`; size `usize::MAX` marks
+/// a module whose pages could not be mapped.
+type ModuleRegions = heapless::Vec<(usize, usize, &'static str), MAX_INPUT_MODULES>;
 
 /// Request `[start, start + size)` from sigma0 page by page.
 fn map_region(s0: ThreadId, start: usize, size: usize) -> Result<(), BootError> {

@@ -120,10 +120,17 @@ impl<P: Platform> Monitor<P> {
         // Host ranges are information, not memory: any VM may ask (as upstream).
         self.stats.requests += 1;
         self.vm_of(caller, "get_space_phys_range", RmX::UnknownClient.into())?;
-        match self.vms.get(space_id as usize) {
-            Some(Some(vm)) => Ok((vm.layout.haddr_base as Word, vm.layout.size)),
-            Some(None) => Ok((0, 0)),
-            None => Err(RmX::UnknownClient.into()),
+        self.space_phys_range(space_id)
+            .ok_or(RmX::UnknownClient.into())
+    }
+
+    /// Slot `space_id`'s host range (§7.6): a VM's block, the monitor's own
+    /// block for slot 0, (0, 0) for an unused slot; None beyond the slots.
+    pub(super) fn space_phys_range(&self, space_id: Word) -> Option<(Word, Word)> {
+        match self.vms.get(space_id as usize)? {
+            _ if space_id == 0 => Some(self.monitor_block),
+            Some(vm) => Some((vm.layout.haddr_base as Word, vm.layout.size)),
+            None => Some((0, 0)),
         }
     }
 

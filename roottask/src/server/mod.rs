@@ -224,6 +224,9 @@ pub struct Monitor<P: Platform> {
     pub irq_lines: u32,
     /// The device remap window.
     pub remap: RemapWindow,
+    /// The monitor's own block (VM slot 0: `[0, image end rounded up to
+    /// 4 MB)`), which `get_space_phys_range(0)` reports as the original does.
+    pub monitor_block: (Word, Word),
     /// Set by `client_init_complete` from the VM the start sequence waits
     /// for; the runtime starts the next VM and clears it.
     pub init_complete: Option<usize>,
@@ -260,6 +263,7 @@ impl<P: Platform> Monitor<P> {
             irq_owner: [0; MAX_IRQS],
             irq_lines,
             remap,
+            monitor_block: (0, 0),
             init_complete: None,
             waiting_for: None,
             stats: Stats::default(),

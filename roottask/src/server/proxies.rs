@@ -174,6 +174,17 @@ impl<P: Platform> Monitor<P> {
             }
         }
         self.irq_owner[irq] = slot as u8;
+        if irq_prio != 0xff || irq_cpu != 0 {
+            self.platform.log(format_args!(
+                "vm {slot}: interrupt {irq} associated with {:#x}; Schedule(interrupt thread {:#x}, cpu {irq_cpu}, prio {irq_prio:#x})",
+                handler.0, irq_thread.0
+            ));
+        } else {
+            self.platform.log(format_args!(
+                "vm {slot}: interrupt {irq} associated with {:#x}",
+                handler.0
+            ));
+        }
         Ok(1)
     }
 

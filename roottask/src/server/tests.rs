@@ -1,11 +1,11 @@
 //! Host tests of the server: every rule, through the generated traits.
 
 use super::*;
-use crate::ipc::iconsole;
 use crate::ipc::iconsole::Server as _;
 use crate::ipc::ilocator::Server as _;
 use crate::ipc::iresourcemon::Server as _;
 use crate::ipc::ivmcontrol::Server as _;
+use crate::ipc::{iconsole, iresourcemon};
 use idl::StringItem;
 use std::string::String;
 use std::vec::Vec;
@@ -634,6 +634,39 @@ fn locator_and_vm_control_respect_ownership() {
     ivmcontrol::Server::set_memballoon(&mut m, tid(1, 0), 0x1000, 2);
     ivmcontrol::Server::set_memballoon(&mut m, tid(1, 0), 0x1000, 1);
     assert_eq!(m.platform.words, [(0x180_0000 + 96, 0x1000)]);
+}
+
+#[test]
+fn space_ranges_include_the_monitors_own_block() {
+    let mut m = monitor();
+    m.monitor_block = (0, 8 << 20);
+    // Slot 0 is the monitor's block, as upstream (it answered (0, 0) before
+    // issue 10.7); unused slots (0, 0); beyond the slots unknown_client.
+    assert_eq!(
+        iresourcemon::Server::get_space_phys_range(&mut m, tid(1, 0), 0),
+        Ok((0, 8 << 20))
+    );
+    assert_eq!(
+        iresourcemon::Server::get_space_phys_range(&mut m, tid(1, 0), 2),
+        Ok((0x200_0000, 16 << 20))
+    );
+    assert_eq!(
+        iresourcemon::Server::get_space_phys_range(&mut m, tid(1, 0), 5),
+        Ok((0, 0))
+    );
+    assert_eq!(
+        x(iresourcemon::Server::get_space_phys_range(
+            &mut m,
+            tid(1, 0),
+            16
+        )),
+        RmX::UnknownClient
+    );
+    // IVMControl's version keeps its access rule: a ddos VM may ask.
+    assert_eq!(
+        ivmcontrol::Server::get_space_phys_range(&mut m, tid(2, 0), 0),
+        Ok((0, 8 << 20))
+    );
 }
 
 #[test]

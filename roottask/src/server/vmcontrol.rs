@@ -137,9 +137,7 @@ impl<P: Platform> ivmcontrol::Server for Monitor<P> {
         space_id: Word,
     ) -> VmcResult<(Word, Word)> {
         let space = self.inspectable(caller, space_id, "IVMControl.get_space_phys_range")?;
-        Ok(self.vms[space]
-            .as_ref()
-            .map_or((0, 0), |vm| (vm.layout.haddr_base as Word, vm.layout.size)))
+        Ok(self.space_phys_range(space as Word).unwrap_or((0, 0)))
     }
 
     fn get_space_block(

@@ -57,11 +57,19 @@ pub enum Mode {
     /// (experimental: the wedge currently ends in a VM panic before the
     /// first interrupt reaches the guest; `irq=spin` polls instead of `hlt`).
     Irq,
+    /// Initialise the virtual 8259 and unmask IRQ [`UNMASK_IRQ`] only (no
+    /// interrupts enabled): a pass-through wedge then associates that
+    /// hardware interrupt through the monitor (AssociateInterrupt).
+    Unmask,
 }
+
+/// The hardware interrupt `mode=unmask` unmasks: the floppy's, which the
+/// pass-through wedge passes through and QEMU never raises.
+pub const UNMASK_IRQ: u8 = 6;
 
 impl Mode {
     /// Every mode, in the order they are documented.
-    pub const ALL: [Mode; 4] = [Mode::Memory, Mode::Vga, Mode::Bios, Mode::Irq];
+    pub const ALL: [Mode; 5] = [Mode::Memory, Mode::Vga, Mode::Bios, Mode::Irq, Mode::Unmask];
 
     /// The name used on the command line and in console lines.
     pub fn name(self) -> &'static str {
@@ -70,6 +78,7 @@ impl Mode {
             Mode::Vga => "vga",
             Mode::Bios => "bios",
             Mode::Irq => "irq",
+            Mode::Unmask => "unmask",
         }
     }
 }
@@ -272,6 +281,11 @@ pub fn pit_divisor(hz: u32) -> u16 {
 /// slave (vectors `base`, `base + 8`, cascade on IRQ2, 8086 mode), then
 /// the masks: only IRQ0 open.
 pub fn pic_init(base: u8) -> [(u16, u8); 10] {
+    pic_init_masked(base, 0xfe)
+}
+
+/// [`pic_init`] with master mask `master_mask` (slave all masked).
+pub fn pic_init_masked(base: u8, master_mask: u8) -> [(u16, u8); 10] {
     [
         (0x20, 0x11),
         (0xa0, 0x11),
@@ -281,7 +295,7 @@ pub fn pic_init(base: u8) -> [(u16, u8); 10] {
         (0xa1, 0x02),
         (0x21, 0x01),
         (0xa1, 0x01),
-        (0x21, 0xfe),
+        (0x21, master_mask),
         (0xa1, 0xff),
     ]
 }

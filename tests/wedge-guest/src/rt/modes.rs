@@ -65,6 +65,7 @@ pub fn run(mode: Mode, params: *const u8, cmdline: &[u8]) -> Result<(), Fail> {
         Mode::Vga => vga(),
         Mode::Bios => bios(),
         Mode::Irq => irq(wedge_guest::has_word(cmdline, b"irq=spin")),
+        Mode::Unmask => unmask(),
     }
 }
 
@@ -256,6 +257,17 @@ static mut IDT: Idt = Idt([0; 256]);
 /// `irq`: loads an IDT, programs the virtual 8259 (IRQ0 at vector 0x20,
 /// only IRQ0 unmasked) and the 8254 (100 Hz), enables interrupts and halts
 /// until [`IRQ_TICKS`] timer interrupts have been taken.
+/// `unmask`: initialise the virtual 8259 with only IRQ [`UNMASK_IRQ`]
+/// unmasked; interrupts stay disabled, so nothing is delivered.
+fn unmask() -> Result<(), Fail> {
+    for (port, value) in wedge_guest::pic_init_masked(IRQ0_VECTOR, !(1 << wedge_guest::UNMASK_IRQ))
+    {
+        super::cpu::outb(port, value);
+    }
+    say!("8259 initialised, IRQ {} unmasked", wedge_guest::UNMASK_IRQ);
+    Ok(())
+}
+
 fn irq(spin: bool) -> Result<(), Fail> {
     let other = head::wg_other_entry as *const () as u32;
     let timer = head::wg_irq0_entry as *const () as u32;
