@@ -1337,6 +1337,23 @@ fn first_boot(f: &Found<'_>) -> Result<String, String> {
     )?;
     let total = printed_value(out.monitor_lines(), "memory:", "total").unwrap_or(0);
     check(total > 0, "memory total missing or zero".into())?;
+    // The heap lies in the monitor's own block below 8 MB (issue 10.7: it
+    // was taken from the top of memory, where the original places VMs).
+    let heap = printed_value(out.monitor_lines(), "heap:", "base").ok_or("no heap line")?;
+    check(
+        (0x40_0000..0x80_0000).contains(&heap),
+        format!("heap at {heap:#x}, want it in the monitor's block [4 MB, 8 MB)"),
+    )?;
+    // The device window: 32 MB from the KIP, clear of the UTCB and KIP
+    // areas at 0xBF000000 and 0xBFF00000 (issue 10.2).
+    let window = out
+        .monitor_lines()
+        .find(|l| l.starts_with("remap: device window "))
+        .ok_or("no remap window line")?;
+    check(
+        window == "remap: device window [0xbc000000, 0xbe000000) (8192 slots)",
+        format!("remap window: {window:?}"),
+    )?;
     let entry = printed_tsc(out.monitor_lines(), "entry").ok_or("no entry time")?;
     let mem = printed_tsc(out.monitor_lines(), "memory total").ok_or("no memory-total time")?;
     check(
