@@ -59,6 +59,11 @@ pub struct Boot {
     /// `-icount shift=0`: one virtual nanosecond per instruction, so virtual
     /// times are repeatable.
     pub icount: bool,
+    /// The terminal on the serial console (`run_interactive`): QEMU's
+    /// stdio multiplexed with its monitor (`Ctrl-A x` quits, `Ctrl-A c`
+    /// switches to the monitor), Ctrl-C goes to the guest, and the serial
+    /// output is also written to `serial.log`.
+    pub interactive: bool,
     /// Further QEMU arguments.
     pub extra_args: Vec<String>,
 }
@@ -138,6 +143,7 @@ impl Boot {
             ],
             memory_mib: 256,
             icount: true,
+            interactive: false,
             extra_args: Vec::new(),
         }
     }
@@ -175,6 +181,7 @@ impl Boot {
             modules,
             memory_mib: 256,
             icount: true,
+            interactive: false,
             extra_args: Vec::new(),
         })
     }
@@ -209,18 +216,35 @@ impl Boot {
         }
         a.extend(["-initrd".into(), self.initrd_arg()]);
         a.extend(["-m".into(), self.memory_mib.to_string()]);
-        a.extend(
-            [
-                "-display",
-                "none",
-                "-monitor",
-                "none",
-                "-serial",
-                "stdio",
-                "-no-reboot",
-            ]
-            .map(String::from),
-        );
+        if self.interactive {
+            a.extend(
+                [
+                    "-display",
+                    "none",
+                    "-chardev",
+                    "stdio,id=console,mux=on,signal=off,logfile=serial.log",
+                    "-serial",
+                    "chardev:console",
+                    "-mon",
+                    "chardev=console,mode=readline",
+                    "-no-reboot",
+                ]
+                .map(String::from),
+            );
+        } else {
+            a.extend(
+                [
+                    "-display",
+                    "none",
+                    "-monitor",
+                    "none",
+                    "-serial",
+                    "stdio",
+                    "-no-reboot",
+                ]
+                .map(String::from),
+            );
+        }
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
@@ -311,6 +335,7 @@ mod tests {
             ],
             memory_mib: 512,
             icount: true,
+            interactive: false,
             extra_args: vec![],
         }
     }

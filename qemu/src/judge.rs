@@ -29,6 +29,9 @@ pub struct Expect {
     pub idle_timeout: Duration,
     /// Longest run.
     pub hard_timeout: Duration,
+    /// Bytes to type on the serial line during the run (not judged; see
+    /// [`crate::run::InputStep`]). Empty: nothing is sent, stdin is closed.
+    pub input: Vec<crate::run::InputStep>,
 }
 
 /// Pistachio's banner line starts with this.
@@ -47,6 +50,7 @@ impl Default for Expect {
             boot_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             hard_timeout: Duration::from_secs(300),
+            input: Vec::new(),
         }
     }
 }

@@ -15,4 +15,4 @@ pub mod run;
 pub use boot::{Boot, Module, StageError, Staged};
 pub use judge::{Expect, Judge, TimeoutKind, Verdict};
 pub use pistachio::{Pistachio, PistachioError};
-pub use run::{run, RunError, RunOutcome};
+pub use run::{run, run_interactive, InputScript, InputStep, RunError, RunOutcome};

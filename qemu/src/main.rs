@@ -64,6 +64,13 @@ struct Cli {
     /// Do not print the serial log after the run.
     #[arg(long, short)]
     quiet: bool,
+    /// Connect this terminal to the serial console and type into the
+    /// focused VM (ESC n: next VM, ESC 1-9: that VM, ESC s: monitor log
+    /// lines off/on, ESC ESC: kernel debugger; Ctrl-A x quits QEMU, Ctrl-A c
+    /// its monitor). Runs in real time (no -icount), without timeouts and
+    /// without a verdict; the serial output also goes to serial.log.
+    #[arg(long, conflicts_with_all = ["expect", "no_sentinel", "quiet"])]
+    interactive: bool,
 }
 
 fn main() -> ExitCode {
@@ -98,7 +105,9 @@ fn main() -> ExitCode {
         },
     };
     boot.memory_mib = cli.memory;
-    boot.icount = !cli.no_icount;
+    // A person's keystrokes and the guests' timers share the wall clock.
+    boot.icount = !cli.no_icount && !cli.interactive;
+    boot.interactive = cli.interactive;
     for m in &cli.modules {
         let (file, args) = m.split_once(' ').unwrap_or((m, ""));
         boot = boot.module(Module::new(file, args));
@@ -112,6 +121,22 @@ fn main() -> ExitCode {
     };
     eprintln!("run directory: {}", staged.dir.display());
     eprintln!("command: {}", staged.command_line());
+    if cli.interactive {
+        eprintln!("interactive: Ctrl-A x quits; ESC n / ESC 1-9 move the focus between VMs");
+        return match qemu::run_interactive(&staged) {
+            Ok(status) => {
+                eprintln!(
+                    "qemu ended ({status}); log {}",
+                    staged.dir.join("serial.log").display()
+                );
+                ExitCode::from(status.code().unwrap_or(0).clamp(0, 255) as u8)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_SETUP_ERROR as u8)
+            }
+        };
+    }
     let expect = Expect {
         boot_timeout: Duration::from_secs(cli.boot_timeout),
         idle_timeout: Duration::from_secs(cli.idle_timeout),

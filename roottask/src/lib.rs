@@ -12,6 +12,7 @@
 extern crate std;
 
 pub mod bootlog;
+pub mod console_input;
 pub mod console_mux;
 #[allow(missing_docs, clippy::all)]
 /// The IPC interface generated from `idl/resourcemon.idl` (server side).

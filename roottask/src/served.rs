@@ -176,7 +176,7 @@ impl Served {
             if total == 0 {
                 continue;
             }
-            let mut text = Line::default();
+            let mut text: heapless::String<400> = heapless::String::new();
             for op in Op::ALL {
                 let n = self.counts[slot][op.index()];
                 if n > 0 {
@@ -197,37 +197,6 @@ impl Served {
             }
         }
         self.changed = false;
-    }
-}
-
-/// A report line put together without an allocator.
-struct Line {
-    bytes: [u8; 400],
-    len: usize,
-}
-
-impl Default for Line {
-    fn default() -> Self {
-        Line {
-            bytes: [0; 400],
-            len: 0,
-        }
-    }
-}
-
-impl Line {
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
-    }
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let dest = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dest.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

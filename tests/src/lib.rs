@@ -420,6 +420,7 @@ pub fn record_figures(scenario: &str, figures: &[compare::Figure]) {
     let keep = figures
         .iter()
         .filter(|f| !f.what.starts_with("reset to vm ") || f.what.starts_with("reset to vm 1 "));
+    // (`vm 1 entry to last init complete` is kept: it starts with "vm".)
     let mut all = FIGURES.lock().unwrap_or_else(|e| e.into_inner());
     all.extend(keep.map(|f| (scenario.to_string(), f.clone())));
 }

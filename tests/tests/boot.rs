@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use qemu::{Boot, Expect, Module, RunOutcome, Verdict};
+use qemu::{Boot, Expect, InputStep, Module, RunOutcome, Verdict};
 use tests::compare::{self, GuestRecord};
 use tests::fixtures::{Found, Needs};
 use tests::suite::{self, Outcome, Scenario, Totals};
@@ -116,6 +116,10 @@ const SCENARIOS: &[Scenario] = &[
         " ddos"
     )),
     scenario!("wedge-pt-interrupt", WEDGE, wedge_pt_interrupt),
+    scenario!("wedge-guest-echo-b", WEDGE, wedge_guest_echo),
+    scenario!("console-input", PISTACHIO_ONLY, console_input),
+    scenario!("console-focus", PISTACHIO_ONLY, console_focus),
+    scenario!("console-overflow", PISTACHIO_ONLY, console_overflow),
     scenario!("isolation", PISTACHIO_ONLY, isolation),
     scenario!("driver", PISTACHIO_ONLY, driver),
     scenario!("soak", PISTACHIO_ONLY, soak),
@@ -580,7 +584,12 @@ fn console_raw(f: &Found<'_>) -> Result<String, String> {
 fn scale(f: &Found<'_>, n: u32) -> Result<String, String> {
     let s = format!("scale-{n}");
     let want: Vec<&str> = vec!["s"; n as usize];
-    let r = side_by_side(f, &s, &want, &|b| {
+    let r = side_by_side(f, &s, &want, &|mut b| {
+        // Bit-identical virtual time (the kernel calibrates against a
+        // virtual RTC, about 35 s more boot): these are the figures of
+        // record for the time from reset.
+        b.extra_args
+            .extend(["-rtc".to_string(), "clock=vm".to_string()]);
         Ok(b.module(guest(&format!(
             "vmstart clones={n} vmsize=8M wedgeinstall=4M name=s touch=16 request=4"
         ))))
@@ -878,7 +887,7 @@ fn wedge_no_kernel(f: &Found<'_>) -> Result<String, String> {
 /// wedge into; it ends with `wedgeguest <mode>: PASS`. The guest's console
 /// lines must be the same under both monitors.
 fn wedge_guest(f: &Found<'_>, mode: &str, v: Variant, vm_extra: &str) -> Result<String, String> {
-    wedge_guest_then(f, mode, v, vm_extra, &|_| Ok(String::new()))
+    wedge_guest_then(f, mode, v, vm_extra, &[], &|_| Ok(String::new()))
 }
 
 /// [`wedge_guest`], then `check` on our run.
@@ -887,6 +896,7 @@ fn wedge_guest_then(
     mode: &str,
     v: Variant,
     vm_extra: &str,
+    input: &[InputStep],
     check: &dyn Fn(&RunOutcome) -> Result<String, String>,
 ) -> Result<String, String> {
     let scenario = format!(
@@ -916,6 +926,7 @@ fn wedge_guest_then(
         }
         // A livelocked guest prints nothing after its last refusal lines.
         e.idle_timeout = std::time::Duration::from_secs(30);
+        e.input = input.to_vec();
         e
     };
     let (a, b) = both(
@@ -952,7 +963,7 @@ fn wedge_guest_then(
 /// interrupt thread (not the handler) at the wedge's priority + 1 (issue
 /// 10.3), on both monitors without a refusal.
 fn wedge_pt_interrupt(f: &Found<'_>) -> Result<String, String> {
-    wedge_guest_then(f, "unmask", Variant::PassThrough, " ddos", &|a| {
+    wedge_guest_then(f, "unmask", Variant::PassThrough, " ddos", &[], &|a| {
         let line = a
             .monitor_lines()
             .find(|l| l.starts_with("vm 1: interrupt 6 associated with "))
@@ -971,6 +982,212 @@ fn wedge_pt_interrupt(f: &Found<'_>) -> Result<String, String> {
         }
         Ok(format!("; {line:?}"))
     })
+}
+
+/// Issue 11 (d): the upstream wedge delivers console input to its guest
+/// kernel through its emulated UART (COM2's receive register, fed from
+/// `console_rx`): the guest echoes two typed lines, byte for byte, under
+/// both monitors, with the same console lines.
+fn wedge_guest_echo(f: &Found<'_>) -> Result<String, String> {
+    let input = [
+        InputStep::new("wedgeguest echo: ready", b"hello wedge\n"),
+        InputStep::new("wedgeguest echo: got \"hello wedge\"", b"Second line 2!\n"),
+    ];
+    wedge_guest_then(f, "echo", Variant::B, "", &input, &|a| {
+        let got: Vec<&String> = a
+            .lines
+            .iter()
+            .filter(|l| l.contains("wedgeguest echo: got "))
+            .collect();
+        let want = [
+            "vm1: wedgeguest echo: got \"hello wedge\"",
+            "vm1: wedgeguest echo: got \"Second line 2!\"",
+        ];
+        if got != want {
+            return Err(format!(
+                "wedge-guest-echo: the guest kernel read {got:?} from its UART, want {want:?}"
+            ));
+        }
+        Ok(format!("; typed lines echoed: {got:?}"))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Console input (issue 11).
+
+/// The `"..."` body of the first line containing `key`, and that line.
+fn quoted_after<'a>(out: &'a RunOutcome, key: &str) -> Option<(&'a str, &'a str)> {
+    let line = out.lines.iter().find(|l| l.contains(key))?;
+    let body = &line[line.find(key)? + key.len()..];
+    let body = body.strip_prefix('"')?;
+    Some((&body[..body.rfind('"')?], line))
+}
+
+/// Issue 11 (a): bytes typed on the serial line reach the focused VM, first
+/// through `console_rx` (popped by the guest as the wedge pops it), then
+/// through `get_chars`; an ESC followed by another byte (an arrow key)
+/// reaches the guest as both bytes; the debugger's break-in is off (an ESC
+/// would otherwise have stopped the machine).
+fn console_input(f: &Found<'_>) -> Result<String, String> {
+    let boot = standard_boot(f.pistachio, "").module(guest(
+        "vmstart vmsize=16M wedgeinstall=8M name=e mode=echo echo-rx=5 echo-line=1",
+    ));
+    let mut e = scenario_expect();
+    e.input = vec![
+        InputStep::new("guest e: echo: waiting for 5 bytes on console_rx", b"hello"),
+        InputStep::new(
+            "guest e: echo: waiting for a line via get_chars",
+            b"world \x1b[A ok\n",
+        ),
+    ];
+    e.required = vec!["guest e: echo: get_chars got".into()];
+    let out = run_boot("console-input", &boot, e)?;
+    out.monitor_lines()
+        .find(|l| l.starts_with("console: input from COM1"))
+        .ok_or("console-input: the monitor never said it reads COM1")?;
+    let (rx, _) = quoted_after(&out, "guest e: echo: console_rx got ")
+        .ok_or("console-input: no console_rx line from the guest")?;
+    if rx != "hello" {
+        return Err(format!(
+            "console-input: console_rx delivered {rx:?}, want \"hello\" (in order)"
+        ));
+    }
+    let (ipc, line) = quoted_after(&out, "guest e: echo: get_chars got ")
+        .ok_or("console-input: no get_chars line from the guest")?;
+    if ipc != "world \\x1b[A ok\\n" || !line.ends_with("(13 bytes)") {
+        return Err(format!(
+            "console-input: get_chars delivered {line:?}, want \"world \\x1b[A ok\\n\" (13 bytes)"
+        ));
+    }
+    if let Some(l) = out.monitor_lines().find(|l| l.contains("dropped")) {
+        return Err(format!("console-input: input was dropped: {l:?}"));
+    }
+    Ok(format!(
+        "console_rx gave {rx:?}, get_chars {ipc:?} (ESC [ forwarded as two bytes)"
+    ))
+}
+
+/// Issue 11 (b): two VMs; typed input goes only to the one with the focus
+/// (VM 1 at first); ESC n moves the focus to VM 2 with a `---- VM Focus 2
+/// ---` line; ESC 1 moves it back by number; ESC 7 (no such VM) says so and
+/// keeps the focus; ESC s announces the silent console.
+fn console_focus(f: &Found<'_>) -> Result<String, String> {
+    let boot = standard_boot(f.pistachio, "")
+        .module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=a mode=echo echo-line=1",
+        ))
+        .module(guest(
+            "vmstart vmsize=16M wedgeinstall=8M name=b mode=echo echo-line=1",
+        ));
+    let mut e = scenario_expect();
+    e.input = vec![
+        InputStep::new(
+            "guest b: echo: waiting for a line via get_chars",
+            b"for-a\n",
+        ),
+        InputStep::new("guest a: echo: get_chars got", b"\x1bnfor-b\n"),
+        InputStep::new("guest b: echo: get_chars got", b"\x1b1\x1b7\x1bs"),
+    ];
+    e.required = vec![
+        "guest b: echo: get_chars got".into(),
+        "---- VM Focus 1 ---".into(),
+        "---- No VM 7, focus stays on VM 1 ---".into(),
+        "---- Silent Console ---".into(),
+    ];
+    let out = run_boot("console-focus", &boot, e)?;
+    let (a, _) = quoted_after(&out, "guest a: echo: get_chars got ")
+        .ok_or("console-focus: VM a printed no get_chars line")?;
+    let (b, _) = quoted_after(&out, "guest b: echo: get_chars got ")
+        .ok_or("console-focus: VM b printed no get_chars line")?;
+    if a != "for-a\\n" || b != "for-b\\n" {
+        return Err(format!(
+            "console-focus: VM a got {a:?}, VM b got {b:?}; want \"for-a\\n\" and \"for-b\\n\" (input only for the focused VM)"
+        ));
+    }
+    let at = |text: &str| out.lines.iter().position(|l| l == text);
+    let focus2 = at("---- VM Focus 2 ---")
+        .ok_or("console-focus: ESC n printed no `---- VM Focus 2 ---` line")?;
+    let b_line = out
+        .lines
+        .iter()
+        .position(|l| l.contains("guest b: echo: get_chars got "))
+        .unwrap_or(0);
+    let focus1 = at("---- VM Focus 1 ---")
+        .ok_or("console-focus: ESC 1 printed no `---- VM Focus 1 ---` line")?;
+    if !(focus2 < b_line && b_line < focus1) {
+        return Err(format!(
+            "console-focus: focus lines out of order: Focus 2 at {focus2}, b's line at {b_line}, Focus 1 at {focus1}"
+        ));
+    }
+    Ok(format!(
+        "VM a got {a:?}, VM b (after ESC n) {b:?}; ESC 1, ESC 7 and ESC s answered"
+    ))
+}
+
+/// Issue 11 (c): a burst larger than the input buffer while the guest
+/// reads nothing: what does not fit is dropped and counted by the monitor,
+/// what fits arrives in order (the byte in `console_rx`, then 128 queued
+/// for `get_chars`), and input typed afterwards arrives whole.
+fn console_overflow(f: &Found<'_>) -> Result<String, String> {
+    const BURST: usize = 300;
+    const KEPT: usize = 1 + 128;
+    let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let burst: Vec<u8> = (0..BURST)
+        .map(|i| alphabet[(i * 7 + i / alphabet.len()) % alphabet.len()])
+        .collect();
+    let boot = standard_boot(f.pistachio, "").module(guest(
+        "vmstart vmsize=16M wedgeinstall=8M name=c mode=echo echo-line=1 hold=6000",
+    ));
+    let mut e = scenario_expect();
+    e.input = vec![
+        InputStep::new("guest c: echo: holding", &burst),
+        InputStep::new("guest c: echo: drained", b"-end\n"),
+    ];
+    // The monitor reports the drops at the latest when the guest drains
+    // its queue (get_chars), before the guest says it drained.
+    e.required = vec![
+        "resourcemon: console: vm 1: ".into(),
+        "guest c: echo: drained".into(),
+        "guest c: echo: get_chars got".into(),
+    ];
+    let out = run_boot("console-overflow", &boot, e)?;
+    let dropped = out
+        .monitor_lines()
+        .filter(|l| l.starts_with("console: vm 1: ") && l.contains(" dropped (buffer full; "))
+        .filter_map(|l| {
+            let rest = &l[l.find("buffer full; ")? + "buffer full; ".len()..];
+            rest.split(' ').next()?.parse::<usize>().ok()
+        })
+        .max()
+        .ok_or("console-overflow: the monitor reported no dropped input")?;
+    let (got, _) = quoted_after(&out, "guest c: echo: get_chars got ")
+        .ok_or("console-overflow: the guest printed no get_chars line")?;
+    let got = got
+        .strip_suffix("-end\\n")
+        .ok_or(format!(
+            "console-overflow: input typed after the burst was lost: {got:?}"
+        ))?
+        .as_bytes();
+    if !got.starts_with(&burst[..KEPT]) {
+        return Err(format!(
+            "console-overflow: the first {KEPT} bytes of the burst did not arrive in order: {:?}",
+            String::from_utf8_lossy(got)
+        ));
+    }
+    let mut rest = burst.iter();
+    if !got.iter().all(|b| rest.any(|c| c == b)) {
+        return Err("console-overflow: the guest got bytes out of order".into());
+    }
+    if got.len() + dropped != BURST {
+        return Err(format!(
+            "console-overflow: {} bytes arrived and {dropped} were reported dropped, want {BURST} in all",
+            got.len()
+        ));
+    }
+    Ok(format!(
+        "burst of {BURST}: {} arrived in order, {dropped} dropped and counted, the next line whole",
+        got.len()
+    ))
 }
 
 // ---------------------------------------------------------------------------

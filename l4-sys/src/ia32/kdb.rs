@@ -20,6 +20,16 @@ pub fn put_str(s: &str) {
     }
 }
 
+/// Toggle the debugger's serial break-in (an ESC on the serial line
+/// entering the debugger, checked on the timer tick). The kernel keeps only
+/// a flag and offers no way to read it; debug kernels start with break-in
+/// on, so one call at boot switches it off.
+pub fn toggle_breakin() {
+    // SAFETY: int3 followed by `cmp al, 3` is the debugger's ToggleBreakin
+    // operation; it changes no register except the flags (the cmp).
+    unsafe { asm!("int3", "cmp al, 3", options(nomem, nostack)) }
+}
+
 /// Read a byte from the debugger console without blocking.
 pub fn try_get_byte() -> Option<u8> {
     let c: u8;

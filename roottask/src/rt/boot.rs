@@ -35,6 +35,11 @@ pub extern "C" fn rust_start() -> ! {
     let mut monitor = Monitor::new(Ia32, starter.spaces, starter.irq_lines, remap);
     let own = roottask::vm::placement::monitor_block(starter.image_end);
     monitor.monitor_block = (own.base as idl::Word, own.size as idl::Word);
+    super::uart::init();
+    println!(
+        "console: input from COM1 every {} ms (debugger break-in off); focus VM 1; keys: ESC n next VM, ESC 1-9 that VM, ESC s log lines off/on, ESC ESC kernel debugger",
+        super::serve::POLL_US / 1000
+    );
     starter.start_next(&mut monitor);
     serve(&mut monitor, |m| {
         if let Some(slot) = m.init_complete.take() {
@@ -495,8 +500,8 @@ fn take_all_memory(s0: ThreadId) -> MemoryTally<256> {
 
 /// Print the failure, the failure sentinel, and stop in the kernel debugger.
 fn fail(what: core::fmt::Arguments<'_>) -> ! {
-    println!("fatal: {what}");
-    println!("{FAILURE_SENTINEL}");
+    println_always!("fatal: {what}");
+    println_always!("{FAILURE_SENTINEL}");
     loop {
         kdb::enter();
     }

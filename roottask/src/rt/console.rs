@@ -2,12 +2,20 @@
 //! [`roottask::LOG_PREFIX`] so monitor output stands apart from guest output.
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use l4_sys::ia32::kdb;
 use roottask::console_mux::ConsoleMux;
 
 /// The console's line state (`ConsoleMux::to_word`); labels on at boot.
 static MUX: AtomicUsize = AtomicUsize::new(1);
+/// Monitor log lines off (ESC `s`); guest output, notices and the
+/// sentinels are always printed.
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Monitor log lines off (`true`) or on.
+pub fn set_silent(on: bool) {
+    SILENT.store(on, Relaxed);
+}
 
 fn with_mux(f: impl FnOnce(&mut ConsoleMux)) {
     let mut m = ConsoleMux::from_word(MUX.load(Relaxed));
@@ -38,6 +46,13 @@ impl Write for Log {
 
 #[doc(hidden)]
 pub fn _print_line(args: fmt::Arguments<'_>) {
+    if !SILENT.load(Relaxed) {
+        _print_always(args);
+    }
+}
+
+#[doc(hidden)]
+pub fn _print_always(args: fmt::Arguments<'_>) {
     with_mux(|m| m.monitor_line(&mut put_bytes));
     let mut log = Log;
     let _ = log.write_str(roottask::LOG_PREFIX);
@@ -48,6 +63,20 @@ pub fn _print_line(args: fmt::Arguments<'_>) {
 /// Print one prefixed line on the console.
 macro_rules! println {
     ($($arg:tt)*) => { $crate::rt::console::_print_line(format_args!($($arg)*)) };
+}
+
+/// Print one prefixed line even while log lines are off (sentinels, fatal
+/// errors: the harness and the user must always see them).
+macro_rules! println_always {
+    ($($arg:tt)*) => { $crate::rt::console::_print_always(format_args!($($arg)*)) };
+}
+
+/// A console line of the monitor's without its prefix (the focus lines).
+pub fn notice(args: fmt::Arguments<'_>) {
+    with_mux(|m| m.monitor_line(&mut put_bytes));
+    let mut log = Log;
+    let _ = log.write_fmt(args);
+    let _ = log.write_str("\n");
 }
 
 /// A VM's console output, at once and as it came; the mux labels the

@@ -11,4 +11,5 @@ pub mod boot;
 pub mod heap;
 pub mod serve;
 pub mod sigma0;
+pub mod uart;
 pub mod vms;

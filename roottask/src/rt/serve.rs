@@ -3,6 +3,13 @@
 //! Receive with an untyped-only acceptor (guests can never map anything into
 //! the monitor), decode and dispatch with the generated code, reply and wait
 //! in one system call (IDL4's reply-and-wait, §7.1).
+//!
+//! The same loop reads the serial console: the receive timeout is
+//! [`POLL_US`], so an idle monitor looks at COM1 every 10 ms, and a busy
+//! one every [`POLL_EVERY_REQUESTS`] requests (a UART read costs about a
+//! microsecond on real hardware, as much as an IPC). One thread keeps the
+//! input, the focus and the VM table consistent without locks; the
+//! original polls from a helper thread every 100 ms, one byte per poll.
 
 use l4_sys::ia32::{self, utcb};
 use l4_sys::{Acceptor, KernelError, MsgTag, ThreadId, Time, Timeouts};
@@ -25,6 +32,32 @@ impl Platform for Ia32 {
         // which lies in the VM's block: memory the monitor received from
         // sigma0, mapped 1:1 and never handed to the allocator.
         unsafe { (haddr as usize as *mut u32).write_volatile(value) }
+    }
+
+    fn load_word(&mut self, haddr: u64) -> u32 {
+        // SAFETY: as for `store_word`; the word is aligned (console_rx.len)
+        // and any value the guest left there is a valid u32.
+        unsafe { (haddr as usize as *const u32).read_volatile() }
+    }
+
+    fn store_byte(&mut self, haddr: u64, value: u8) {
+        // SAFETY: as for `store_word` (a byte of console_rx.raw).
+        unsafe { (haddr as usize as *mut u8).write_volatile(value) }
+    }
+
+    fn console_notice(&mut self, args: core::fmt::Arguments<'_>) {
+        super::console::notice(args);
+    }
+
+    fn set_silent(&mut self, silent: bool) {
+        super::console::set_silent(silent);
+    }
+
+    fn enter_debugger(&mut self) {
+        super::console::notice(format_args!(
+            "---- Kernel debugger (ESC ESC; `g` continues) ---"
+        ));
+        l4_sys::ia32::kdb::enter();
     }
 
     fn thread_control(
@@ -103,18 +136,42 @@ const fn wait(receive: Time) -> Timeouts {
     }
 }
 
-/// How long to wait for a request: until the idle report is due while
-/// something is unreported, else forever (an idle monitor never wakes).
-fn receive_timeout(monitor: &Monitor<Ia32>) -> Time {
-    if monitor.served.changed() {
-        Time::period_us(roottask::served::IDLE_REPORT_US)
-    } else {
-        Time::NEVER
+/// How often an idle monitor reads the serial console (virtual µs): ten
+/// times the original's rate, so typing feels immediate. Each poll empties
+/// the 16-byte receive FIFO, so up to 1600 bytes/s get in; a person types
+/// far less, and QEMU holds a faster paste back (flow control). On real
+/// hardware a paste faster than that overruns the FIFO (the UART drops it).
+pub const POLL_US: u64 = 10_000;
+/// A busy monitor also reads the console after this many requests.
+pub const POLL_EVERY_REQUESTS: u32 = 64;
+/// Bytes taken from the UART per poll at most, so a flood on the serial
+/// line cannot keep the monitor from serving.
+const POLL_MAX_BYTES: usize = 64;
+
+/// How long to wait for a request: until the next console poll.
+fn receive_timeout() -> Time {
+    Time::period_us(POLL_US)
+}
+
+/// Read what the serial console has, act on it, feed the VMs' `console_rx`;
+/// when the line was quiet, report the input dropped since the last report.
+fn poll_console(monitor: &mut Monitor<Ia32>) {
+    let mut n = 0;
+    while n < POLL_MAX_BYTES {
+        let Some(b) = super::uart::try_read() else {
+            break;
+        };
+        monitor.console_byte(b);
+        n += 1;
+    }
+    monitor.console_pump();
+    if n == 0 {
+        monitor.console_report_drops();
     }
 }
 
-fn open_wait(monitor: &Monitor<Ia32>) -> ia32::IpcResult {
-    let timeouts = wait(receive_timeout(monitor));
+fn open_wait() -> ia32::IpcResult {
+    let timeouts = wait(receive_timeout());
     // SAFETY: the acceptor is untyped-only, so nothing can be mapped into
     // the monitor's space by a receive.
     unsafe { ia32::ipc(ThreadId::NIL, ThreadId::ANY, timeouts, MsgTag(0)) }
@@ -125,18 +182,32 @@ fn open_wait(monitor: &Monitor<Ia32>) -> ia32::IpcResult {
 pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monitor<Ia32>)) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
     let mut msg = idl::Message::new();
-    let mut r = open_wait(monitor);
+    // Virtual µs without a request (counted in polls), for the idle report.
+    let mut quiet_us = 0u64;
+    let mut since_poll = 0u32;
+    let mut r = open_wait();
     loop {
         if let Some(e) = r.error() {
             // A failed reply (the client vanished) or receive: wait again.
             if !e.receive_phase {
                 monitor.stats.refused += 1;
             } else if e.kind == l4_sys::IpcErrorKind::Timeout {
-                // Quiet for a while: say what every VM asked so far.
-                monitor.served.report(|line| println!("{line}"));
+                poll_console(monitor);
+                since_poll = 0;
+                quiet_us += POLL_US;
+                if quiet_us >= roottask::served::IDLE_REPORT_US && monitor.served.changed() {
+                    // Quiet for a while: say what every VM asked so far.
+                    monitor.served.report(|line| println!("{line}"));
+                }
             }
-            r = open_wait(monitor);
+            r = open_wait();
             continue;
+        }
+        quiet_us = 0;
+        since_poll += 1;
+        if since_poll >= POLL_EVERY_REQUESTS {
+            since_poll = 0;
+            poll_console(monitor);
         }
         let n = ((r.tag.untyped() + r.tag.typed()) as usize).min(63);
         msg.mr[0] = r.tag.0;
@@ -156,11 +227,11 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             for (i, w) in words.iter().enumerate().skip(1) {
                 utcb::set_mr(i, *w);
             }
-            let timeouts = wait(receive_timeout(monitor));
+            let timeouts = wait(receive_timeout());
             // SAFETY: as in `open_wait`.
             unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
         } else {
-            open_wait(monitor)
+            open_wait()
         };
     }
 }

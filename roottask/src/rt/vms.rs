@@ -153,7 +153,7 @@ impl VmStarter {
                 st.pages_requested,
                 st.refused
             );
-            println!("{SUCCESS_SENTINEL}");
+            println_always!("{SUCCESS_SENTINEL}");
         }
     }
 

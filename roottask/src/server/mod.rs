@@ -74,6 +74,17 @@ pub trait Platform {
     fn guest_output(&mut self, slot: usize, bytes: &[u8]);
     /// Store a word into memory the monitor owns (a VM's shared page).
     fn store_word(&mut self, haddr: u64, value: u32);
+    /// Load a word from a VM's shared page (guest-writable: any value).
+    fn load_word(&mut self, haddr: u64) -> u32;
+    /// Store a byte into a VM's shared page (`console_rx.raw`).
+    fn store_byte(&mut self, haddr: u64, value: u8);
+    /// Print a console line of the monitor's own without its log prefix
+    /// (`---- VM Focus 2 ---`), shown even while log lines are off.
+    fn console_notice(&mut self, args: fmt::Arguments<'_>);
+    /// Monitor log lines off (`true`, ESC `s`) or on.
+    fn set_silent(&mut self, silent: bool);
+    /// Enter the kernel debugger (ESC ESC); returns when the user leaves it.
+    fn enter_debugger(&mut self);
     /// The ThreadControl system call.
     fn thread_control(
         &mut self,
@@ -236,6 +247,8 @@ pub struct Monitor<P: Platform> {
     pub stats: Stats,
     /// What each VM asked, by kind (the idle `served:` report).
     pub served: crate::served::Served,
+    /// Console input: focus, per-VM queues, drop counters.
+    pub input: crate::console_input::ConsoleInput,
     logged_refusals: [u32; MAX_VM],
 }
 
@@ -268,6 +281,7 @@ impl<P: Platform> Monitor<P> {
             waiting_for: None,
             stats: Stats::default(),
             served: crate::served::Served::default(),
+            input: crate::console_input::ConsoleInput::new(),
             logged_refusals: [0; MAX_VM],
         }
     }

@@ -25,6 +25,13 @@ struct Fake {
     schedules: Vec<[Word; 3]>,
     /// How many of the next Schedule calls the "kernel" refuses.
     refuse_schedules: u32,
+    /// Words stored (and loadable), by host address.
+    memory: std::collections::BTreeMap<u64, u32>,
+    /// Bytes stored, in order.
+    bytes: Vec<(u64, u8)>,
+    notices: Vec<String>,
+    silent: bool,
+    debugger: u32,
 }
 
 impl Platform for Fake {
@@ -36,6 +43,22 @@ impl Platform for Fake {
     }
     fn store_word(&mut self, haddr: u64, value: u32) {
         self.words.push((haddr, value));
+        self.memory.insert(haddr, value);
+    }
+    fn load_word(&mut self, haddr: u64) -> u32 {
+        self.memory.get(&haddr).copied().unwrap_or(0)
+    }
+    fn store_byte(&mut self, haddr: u64, value: u8) {
+        self.bytes.push((haddr, value));
+    }
+    fn console_notice(&mut self, args: fmt::Arguments<'_>) {
+        self.notices.push(std::format!("{args}"));
+    }
+    fn set_silent(&mut self, silent: bool) {
+        self.silent = silent;
+    }
+    fn enter_debugger(&mut self) {
+        self.debugger += 1;
     }
     fn thread_control(
         &mut self,
@@ -767,4 +790,68 @@ fn refusals_travel_as_exception_replies_on_the_wire() {
     // Unknown labels are rejected without a reply.
     let mut msg = idl::Message::from_words(&[0x0abc_0000]);
     assert!(!dispatch(&mut m, tid(1, 0), &mut msg).must_send());
+}
+
+#[test]
+fn console_input_reaches_the_focused_vm_through_console_rx_and_get_chars() {
+    use crate::vm::shared::offset::CONSOLE_RX;
+    let mut m = monitor();
+    let rx1 = 0x180_0000 + CONSOLE_RX as u64;
+    let rx2 = 0x280_0000 + CONSOLE_RX as u64;
+    m.vms[2]
+        .as_mut()
+        .unwrap()
+        .line
+        .extend_from_slice(b"$ ")
+        .unwrap();
+    for &b in b"ab\x1bnxy" {
+        m.console_byte(b);
+    }
+    assert_eq!(m.platform.notices, ["---- VM Focus 2 ---"]);
+    assert_eq!(m.platform.lines, [(2, b"$ ".to_vec())]);
+    // One byte per pump while len == 0, written before len.
+    m.console_pump();
+    assert_eq!(m.platform.bytes, [(rx1 + 1, b'a'), (rx2 + 1, b'x')]);
+    assert_eq!(m.platform.memory[&(rx1 + 128)], 1);
+    m.console_pump();
+    assert_eq!(m.platform.bytes.len(), 2, "nothing while len != 0");
+    m.platform.memory.insert(rx1 + 128, 0);
+    m.console_pump();
+    assert_eq!(m.platform.bytes[2], (rx1 + 1, b'b'));
+    // get_chars answers from the same queue, oldest first.
+    let s = m.get_chars(tid(2, 0), 0).unwrap();
+    assert_eq!(&s.raw[..s.len as usize], b"y");
+    let s = m.get_chars(tid(2, 0), 0).unwrap();
+    assert_eq!(s.len, 0);
+    assert!(m.get_chars(ThreadId(0x1234_0002), 0).is_err());
+}
+
+#[test]
+fn console_keys_focus_silence_and_the_debugger() {
+    let mut m = monitor();
+    for &b in b"\x1b2\x1b7\x1bs\x1bs\x1b\x1b" {
+        m.console_byte(b);
+    }
+    assert_eq!(
+        m.platform.notices,
+        [
+            "---- VM Focus 2 ---",
+            "---- No VM 7, focus stays on VM 2 ---",
+            "---- Silent Console ---",
+            "---- Verbose Console ---",
+        ]
+    );
+    assert!(!m.platform.silent);
+    assert_eq!(m.platform.debugger, 1);
+    assert_eq!(m.input.focus(), 2);
+    // A burst: the queue keeps the first bytes, drops and counts the rest.
+    for i in 0..200u32 {
+        m.console_byte(b'a' + (i % 26) as u8);
+    }
+    m.console_report_drops();
+    let n = 200 - crate::console_input::QUEUE_BYTES;
+    assert_eq!(
+        m.platform.log.last().unwrap(),
+        &std::format!("console: vm 2: {n} bytes of input dropped (buffer full; {n} in all)")
+    );
 }

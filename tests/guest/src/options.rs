@@ -87,17 +87,23 @@ pub enum Mode {
     Client,
     /// `soak`: `soak=N` mixed requests, counting wrong answers.
     Soak,
+    /// `echo`: after its checks and `client_init_complete`, print what
+    /// arrives as console input: `echo-rx=N` bytes from `console_rx`, then
+    /// (with `echo-line=1`) one line through `get_chars`; `hold=MS` first
+    /// waits for a byte in `console_rx` and then MS ms without reading.
+    Echo,
 }
 
 impl Mode {
     /// Every mode, in the order of [`Mode::name`].
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::Normal,
         Mode::IrqOwner,
         Mode::Hostile,
         Mode::Driver,
         Mode::Client,
         Mode::Soak,
+        Mode::Echo,
     ];
 
     /// The `mode=` value.
@@ -109,6 +115,7 @@ impl Mode {
             Mode::Driver => "driver",
             Mode::Client => "client",
             Mode::Soak => "soak",
+            Mode::Echo => "echo",
         }
     }
 
@@ -132,6 +139,15 @@ pub struct Options<'a> {
     pub victim_irq: Option<u32>,
     /// `soak=N`: requests of `mode=soak` (default [`DEFAULT_SOAK`]).
     pub soak: u32,
+    /// `echo-rx=N` (`mode=echo`): bytes to read from `console_rx` (default 0).
+    pub echo_rx: u32,
+    /// `echo-line=1` (`mode=echo`): then read one line (up to `\n`)
+    /// through `get_chars`.
+    pub echo_line: bool,
+    /// `hold=MS` (`mode=echo`): before the line, wait for a byte in
+    /// `console_rx`, then MS ms without reading, then say how many bytes
+    /// were waiting (0: no hold).
+    pub hold: u32,
     /// `touch=N`: pages to touch by page fault (default 16).
     pub touch: u32,
     /// `request=M`: pages to get with request_pages (default 4).
@@ -177,6 +193,9 @@ impl<'a> Options<'a> {
             irq: None,
             victim_irq: None,
             soak: DEFAULT_SOAK,
+            echo_rx: 0,
+            echo_line: false,
+            hold: 0,
             touch: 16,
             request: 4,
             expect_modules: 0,
@@ -247,6 +266,17 @@ impl<'a> Options<'a> {
                 }
                 "touch" => {
                     own(&mut o.touch);
+                }
+                "echo-rx" => {
+                    own(&mut o.echo_rx);
+                }
+                "echo-line" => {
+                    let mut v = 0;
+                    own(&mut v);
+                    o.echo_line = v != 0;
+                }
+                "hold" => {
+                    own(&mut o.hold);
                 }
                 "request" => {
                     own(&mut o.request);
@@ -431,6 +461,9 @@ mod tests {
         assert!(o.ddos);
         let o = Options::parse("mode=client name=c");
         assert_eq!((o.mode, o.name), (Mode::Client, "c"));
+        let o = Options::parse("mode=echo name=e echo-rx=5 echo-line=1 hold=300");
+        assert_eq!((o.mode, o.name), (Mode::Echo, "e"));
+        assert_eq!((o.echo_rx, o.echo_line, o.hold), (5, true, 300));
         let o = Options::parse("mode=soak soak=500");
         assert_eq!((o.mode, o.name, o.soak), (Mode::Soak, "soak", 500));
         assert_eq!(o.bad, None);

@@ -81,53 +81,19 @@ pub fn fields(snap: &Snapshot, mut each: impl FnMut(&dyn core::fmt::Display, Val
 
 /// Print every field as `seen` lines through `report`.
 pub fn report<W: Write>(snap: &Snapshot, report: &mut Report<'_, W>) {
-    let mut line = LineBuf::default();
+    let mut line: heapless::String<160> = heapless::String::new();
     let mut n = 0;
     fields(snap, |k, v| {
         let _ = write!(line, " {k}={v}");
         n += 1;
         if n == PER_LINE {
             report.line(format_args!("seen{}", line.as_str()));
-            line.len = 0;
+            line.clear();
             n = 0;
         }
     });
     if n > 0 {
         report.line(format_args!("seen{}", line.as_str()));
-    }
-}
-
-/// A line being put together on the stack (no allocator in the guest).
-struct LineBuf {
-    bytes: [u8; 160],
-    len: usize,
-}
-
-impl Default for LineBuf {
-    fn default() -> Self {
-        LineBuf {
-            bytes: [0; 160],
-            len: 0,
-        }
-    }
-}
-
-impl LineBuf {
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever appended, so this cannot fail.
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
-    }
-}
-
-impl Write for LineBuf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.bytes.len() {
-            return Err(core::fmt::Error);
-        }
-        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

@@ -61,6 +61,64 @@ pub enum Mode {
     /// interrupts enabled): a pass-through wedge then associates that
     /// hardware interrupt through the monitor (AssociateInterrupt).
     Unmask,
+    /// Read console input from the wedge's emulated UART (COM2's receive
+    /// register, where the wedge puts what the monitor pushed into
+    /// `console_rx`) and print every line typed, [`ECHO_LINES`] of them.
+    Echo,
+}
+
+/// How many lines `mode=echo` echoes before it passes.
+pub const ECHO_LINES: u32 = 2;
+/// The longest line `mode=echo` keeps (more is cut).
+pub const ECHO_LINE_MAX: usize = 80;
+
+/// Collects typed bytes into lines (ended by `\n` or `\r`; an empty line
+/// is no line, so `\r\n` counts once).
+pub struct LineBuf {
+    buf: [u8; ECHO_LINE_MAX],
+    len: usize,
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        LineBuf {
+            buf: [0; ECHO_LINE_MAX],
+            len: 0,
+        }
+    }
+}
+
+impl LineBuf {
+    /// Add `b`; the finished line when `b` ends one (the next push starts
+    /// a new line).
+    pub fn push(&mut self, b: u8) -> Option<&[u8]> {
+        if b == b'\n' || b == b'\r' {
+            let n = core::mem::take(&mut self.len);
+            return (n > 0).then(|| &self.buf[..n]);
+        }
+        if self.len < ECHO_LINE_MAX {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        None
+    }
+}
+
+/// Bytes shown as a string body: printable ASCII as is (`"` and `\`
+/// escaped), everything else `\xNN`.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl core::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &b in self.0 {
+            match b {
+                b'"' | b'\\' => write!(f, "\\{}", b as char)?,
+                0x20..=0x7e => write!(f, "{}", b as char)?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The hardware interrupt `mode=unmask` unmasks: the floppy's, which the
@@ -69,7 +127,14 @@ pub const UNMASK_IRQ: u8 = 6;
 
 impl Mode {
     /// Every mode, in the order they are documented.
-    pub const ALL: [Mode; 5] = [Mode::Memory, Mode::Vga, Mode::Bios, Mode::Irq, Mode::Unmask];
+    pub const ALL: [Mode; 6] = [
+        Mode::Memory,
+        Mode::Vga,
+        Mode::Bios,
+        Mode::Irq,
+        Mode::Unmask,
+        Mode::Echo,
+    ];
 
     /// The name used on the command line and in console lines.
     pub fn name(self) -> &'static str {
@@ -79,6 +144,7 @@ impl Mode {
             Mode::Bios => "bios",
             Mode::Irq => "irq",
             Mode::Unmask => "unmask",
+            Mode::Echo => "echo",
         }
     }
 }
@@ -312,6 +378,7 @@ mod tests {
             Ok(Mode::Memory)
         );
         assert_eq!(parse_mode(b"mode=bios"), Ok(Mode::Bios));
+        assert_eq!(parse_mode(b"mode=echo"), Ok(Mode::Echo));
         assert_eq!(parse_mode(b"console=ttyS0"), Err(ModeError::Missing));
         assert_eq!(parse_mode(b"xmode=vga"), Err(ModeError::Missing));
         assert_eq!(
@@ -430,5 +497,18 @@ mod tests {
         assert!(s.has_date);
         assert!(s.busy_bytes > 60000);
         assert!(check_bios(&image[1..]).is_err());
+    }
+
+    #[test]
+    fn lines_and_escapes() {
+        extern crate std;
+        let mut l = LineBuf::default();
+        let mut got = std::vec::Vec::new();
+        for &b in b"ab\"c\r\nd\x1b\n" {
+            if let Some(line) = l.push(b) {
+                got.push(std::format!("{}", Escaped(line)));
+            }
+        }
+        assert_eq!(got, ["ab\\\"c", "d\\x1b"]);
     }
 }

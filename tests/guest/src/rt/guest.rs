@@ -14,6 +14,7 @@ use l4_sys::ia32::{self, ipc, rdtsc, utcb};
 use l4_sys::{MsgTag, ThreadId, Time, Timeouts};
 use test_guest::checks::{self, GuestMemory, Own, Report, Snapshot};
 use test_guest::console::{LineWriter, CHUNK};
+use test_guest::echo::{self, Escaped};
 use test_guest::ipc::{iconsole, iresourcemon};
 use test_guest::options::{Mode, Options};
 use test_guest::pages::vm_free_pages;
@@ -174,6 +175,7 @@ pub extern "C" fn guest_main() -> ! {
         Mode::Hostile => modes::hostile(&snap, &opts, &own, rm, r),
         Mode::Client => modes::client(&snap, &opts, &own, rm, r),
         Mode::Soak => modes::soak(&snap, &opts, &own, rm, r),
+        Mode::Echo => {}
         Mode::Driver => {
             let driver = modes::driver(&snap, &opts, &own, rm, r);
             init_complete(server, r);
@@ -206,7 +208,112 @@ pub extern "C" fn guest_main() -> ! {
     if opts.prompt {
         prompt(opts.name);
     }
+    if opts.mode == Mode::Echo {
+        echo(server, &opts, &mut report);
+    }
     wait_forever()
+}
+
+/// Sleep `us` microseconds (a receive nobody answers, with a timeout).
+fn sleep_us(us: u64) {
+    let _ = super::transport::receive_any(us);
+}
+
+/// Pop one byte from `console_rx` (the wedge's consumer rule), if any.
+fn rx_pop() -> Option<u8> {
+    let len = image::shared_word(echo::CONSOLE_RX_LEN);
+    let i = echo::rx_index(len)?;
+    let b = image::shared_byte(echo::CONSOLE_RX + i);
+    image::set_shared_word(echo::CONSOLE_RX_LEN, len - 1);
+    Some(b)
+}
+
+/// `get_chars` into `buf`: how many bytes came (0 on an IPC failure).
+fn get_chars(server: u32, buf: &mut [u8]) -> usize {
+    let mut t = L4Transport;
+    match iconsole::Client::new(&mut t, idl::ThreadId(server), idl::Variant::A).get_chars(0) {
+        Ok(s) => {
+            let n = (s.len as usize).min(s.raw.len()).min(buf.len());
+            buf[..n].copy_from_slice(&s.raw[..n]);
+            n
+        }
+        Err(_) => 0,
+    }
+}
+
+/// `mode=echo`: print console input as it arrives (see the options).
+fn echo(server: u32, opts: &Options<'_>, r: &mut Report<'_, Console>) {
+    let mut buf = [0u8; echo::LINE_MAX];
+    if opts.echo_rx > 0 {
+        let want = (opts.echo_rx as usize).min(buf.len());
+        r.line(format_args!("echo: waiting for {want} bytes on console_rx"));
+        r.out.flush();
+        let mut n = 0;
+        while n < want {
+            match rx_pop() {
+                Some(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                None => sleep_us(1000),
+            }
+        }
+        r.line(format_args!(
+            "echo: console_rx got \"{}\"",
+            Escaped(&buf[..n])
+        ));
+    }
+    if !opts.echo_line {
+        r.out.flush();
+        return;
+    }
+    let mut n = 0;
+    if opts.hold > 0 {
+        r.line(format_args!(
+            "echo: holding: waiting for a byte, then {} ms without reading",
+            opts.hold
+        ));
+        r.out.flush();
+        while image::shared_word(echo::CONSOLE_RX_LEN) == 0 {
+            sleep_us(1000);
+        }
+        sleep_us(u64::from(opts.hold) * 1000);
+        // What waited: the byte in console_rx (older), then the queue.
+        while let Some(b) = rx_pop() {
+            buf[n] = b;
+            n += 1;
+        }
+        loop {
+            let got = get_chars(server, &mut buf[n..]);
+            n += got;
+            if got == 0 || n == buf.len() {
+                break;
+            }
+        }
+        r.line(format_args!("echo: drained {n} bytes"));
+    } else {
+        r.line(format_args!("echo: waiting for a line via get_chars"));
+    }
+    r.out.flush();
+    // console_rx first: a byte pushed before our first get_chars is older
+    // than everything get_chars answers.
+    while n < buf.len() && !buf[..n].contains(&b'\n') {
+        if let Some(b) = rx_pop() {
+            buf[n] = b;
+            n += 1;
+            continue;
+        }
+        let got = get_chars(server, &mut buf[n..]);
+        if got == 0 {
+            sleep_us(1000);
+        }
+        n += got;
+    }
+    r.line(format_args!(
+        "echo: get_chars got \"{}\" ({n} bytes)",
+        Escaped(&buf[..n])
+    ));
+    r.out.flush();
 }
 
 /// `prompt=1`: one put_chars of `guest <name>: ` + [`PROMPT_BYTES`], no

@@ -34,7 +34,9 @@ static L4UTCB_AREA: Page = Page([0; 4096]);
 
 /// The shared configuration page. The image holds version = 1 and
 /// cpu_cnt = 1 (the monitor checks both) and zeros elsewhere; the monitor
-/// fills in the rest before it starts us. Read it only with [`shared_word`].
+/// fills in the rest before it starts us. Read it only with [`shared_word`]
+/// and [`shared_byte`]; the one field the guest writes (`console_rx.len`,
+/// as the consumer of console input) only with [`set_shared_word`].
 #[used]
 #[no_mangle]
 #[link_section = ".resourcemon"]
@@ -113,4 +115,25 @@ pub fn shared_word(offset: usize) -> u32 {
     // initial values. No reference to the `static mut` is formed, and this
     // program never writes it.
     unsafe { words.add(offset / 4).read_volatile() }
+}
+
+/// The byte at `offset` of the shared page.
+pub fn shared_byte(offset: usize) -> u8 {
+    assert!(offset < Shared::SIZE);
+    let bytes = core::ptr::addr_of!(RESOURCEMON_SHARED).cast::<u8>();
+    // SAFETY: inside the static (asserted); volatile because the monitor
+    // writes console input there while we run. No reference is formed.
+    unsafe { bytes.add(offset).read_volatile() }
+}
+
+/// Store `value` at byte `offset` of the shared page (`console_rx.len`).
+pub fn set_shared_word(offset: usize, value: u32) {
+    assert!(offset.is_multiple_of(4) && offset + 4 <= Shared::SIZE);
+    let words = core::ptr::addr_of_mut!(RESOURCEMON_SHARED).cast::<u32>();
+    // SAFETY: inside the static and aligned (asserted, as in
+    // `shared_word`); a volatile store through a raw pointer, no reference
+    // to the `static mut`. The monitor reads the word (the consumer's side
+    // of console_rx) and writes it only while it is 0, a single aligned
+    // word store on one CPU, so no torn value is seen.
+    unsafe { words.add(offset / 4).write_volatile(value) }
 }

@@ -34,6 +34,22 @@ pub fn outb(port: u16, value: u8) {
     }
 }
 
+/// The emulated 8250 UART the wedge puts console input into (COM2).
+pub const COM2: u16 = 0x2f8;
+
+/// Reads one byte from an I/O port.
+pub fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: an `in` from a port has no effect on memory; under the wedge it
+    // becomes a call into the wedge's device emulation, which preserves all
+    // registers but the result.
+    unsafe {
+        asm!(sensitive!("inb %dx, %al"), in("dx") port, out("al") v,
+             options(att_syntax, nostack, preserves_flags));
+    }
+    v
+}
+
 /// Loads CR3 with the guest-physical address of a page directory (also
 /// flushes the guest TLB, i.e. the wedge's mappings).
 ///

@@ -66,6 +66,7 @@ pub fn run(mode: Mode, params: *const u8, cmdline: &[u8]) -> Result<(), Fail> {
         Mode::Bios => bios(),
         Mode::Irq => irq(wedge_guest::has_word(cmdline, b"irq=spin")),
         Mode::Unmask => unmask(),
+        Mode::Echo => echo(),
     }
 }
 
@@ -309,6 +310,28 @@ fn irq(spin: bool) -> Result<(), Fail> {
     );
     if unexpected != 0 {
         return Err(Fail::Static("interrupts at vectors other than IRQ0"));
+    }
+    Ok(())
+}
+
+/// `echo`: poll COM2's line status (bit 0: a byte waits) and read its
+/// receive register; print each line typed. A write to COM2's scratch
+/// register between polls makes the wedge look for console input at once
+/// (it does on guest serial writes and on its IRQ thread's wake-ups).
+fn echo() -> Result<(), Fail> {
+    use super::cpu::{inb, outb, COM2};
+    say!("ready: type {} lines", wedge_guest::ECHO_LINES);
+    let mut line = wedge_guest::LineBuf::default();
+    let mut lines = 0;
+    while lines < wedge_guest::ECHO_LINES {
+        outb(COM2 + 7, 0);
+        if inb(COM2 + 5) & 1 == 0 {
+            continue;
+        }
+        if let Some(l) = line.push(inb(COM2)) {
+            say!("got \"{}\"", wedge_guest::Escaped(l));
+            lines += 1;
+        }
     }
     Ok(())
 }
