@@ -77,7 +77,7 @@ pub fn load_extent(head: &[u8]) -> Option<u64> {
         lo = lo.min(vaddr);
         hi = hi.max(vaddr + memsz);
     }
-    (hi > lo).then_some(hi - lo)
+    (hi > lo).then(|| hi - lo)
 }
 
 /// Machine facts the planner may use; all optional.
@@ -948,6 +948,9 @@ mod tests {
         assert_eq!(load_extent(&head), Some(0x1f_2000));
         assert_eq!(load_extent(&head[..60]), None, "program headers cut off");
         assert_eq!(load_extent(DATA), None);
+        // No PT_LOAD at all (found by the fuzzer: the span was computed
+        // before it was checked).
+        assert_eq!(load_extent(&elf_with_segments(&[])), None);
         let mods = [
             ModuleInput {
                 cmdline: "/wedge vmstart vmsize=24M wedgeinstall=16M",

@@ -13,11 +13,44 @@ pub fn put_byte(c: u8) {
     unsafe { asm!("int3", "cmp al, 0", in("al") c, options(nomem, nostack)) }
 }
 
+/// Print bytes on the debugger console with as few kernel entries as
+/// possible: runs without NUL go out through PrintString, up to
+/// [`PRINT_CHUNK`] bytes per call (one trap instead of one per byte); a
+/// NUL byte goes out through PrintChar.
+pub fn put_bytes(bytes: &[u8]) {
+    let mut buf = [0u8; PRINT_CHUNK + 1];
+    for run in bytes.split_inclusive(|b| *b == 0) {
+        let (text, nul) = match run.split_last() {
+            Some((0, head)) => (head, true),
+            _ => (run, false),
+        };
+        for chunk in text.chunks(PRINT_CHUNK) {
+            buf[..chunk.len()].copy_from_slice(chunk);
+            buf[chunk.len()] = 0;
+            print_nul_terminated(&buf[..=chunk.len()]);
+        }
+        if nul {
+            put_byte(0);
+        }
+    }
+}
+
+/// Bytes per PrintString call.
+pub const PRINT_CHUNK: usize = 128;
+
+/// PrintString of `s`, which ends with its only NUL.
+fn print_nul_terminated(s: &[u8]) {
+    debug_assert_eq!(s.iter().position(|b| *b == 0), Some(s.len() - 1));
+    // SAFETY: int3 followed by `cmp al, 1` is the debugger's PrintString
+    // operation; the kernel reads the NUL-terminated string at EAX (mapped:
+    // it is on our stack) and changes no memory of ours. EAX is declared
+    // clobbered in case the kernel's return path does not restore it.
+    unsafe { asm!("int3", "cmp al, 1", inout("eax") s.as_ptr() => _, options(readonly, nostack)) }
+}
+
 /// Print a string on the debugger console.
 pub fn put_str(s: &str) {
-    for b in s.bytes() {
-        put_byte(b);
-    }
+    put_bytes(s.as_bytes());
 }
 
 /// Toggle the debugger's serial break-in (an ESC on the serial line

@@ -24,9 +24,7 @@ fn with_mux(f: impl FnOnce(&mut ConsoleMux)) {
 }
 
 fn put_bytes(bytes: &[u8]) {
-    for &b in bytes {
-        kdb::put_byte(b);
-    }
+    kdb::put_bytes(bytes);
 }
 
 /// Guest lines labelled with their VM (`console=labels`) or raw.
@@ -34,12 +32,30 @@ pub fn set_labels(on: bool) {
     with_mux(|m| m.set_labels(on));
 }
 
-/// Writes whole lines with the monitor's prefix.
-pub struct Log;
+/// Collects a line and prints it in as few kernel entries as it can
+/// (PrintString per 128 bytes instead of PrintChar per byte); what does not
+/// fit in the buffer goes out as it comes.
+struct Log(heapless::Vec<u8, 256>);
+
+impl Log {
+    fn new() -> Log {
+        Log(heapless::Vec::new())
+    }
+
+    fn flush(&mut self) {
+        kdb::put_bytes(&self.0);
+        self.0.clear();
+    }
+}
 
 impl Write for Log {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        kdb::put_str(s);
+        if self.0.extend_from_slice(s.as_bytes()).is_err() {
+            self.flush();
+            if self.0.extend_from_slice(s.as_bytes()).is_err() {
+                kdb::put_str(s);
+            }
+        }
         Ok(())
     }
 }
@@ -54,10 +70,11 @@ pub fn _print_line(args: fmt::Arguments<'_>) {
 #[doc(hidden)]
 pub fn _print_always(args: fmt::Arguments<'_>) {
     with_mux(|m| m.monitor_line(&mut put_bytes));
-    let mut log = Log;
+    let mut log = Log::new();
     let _ = log.write_str(roottask::LOG_PREFIX);
     let _ = log.write_fmt(args);
     let _ = log.write_str("\n");
+    log.flush();
 }
 
 /// Print one prefixed line on the console.
@@ -74,9 +91,10 @@ macro_rules! println_always {
 /// A console line of the monitor's without its prefix (the focus lines).
 pub fn notice(args: fmt::Arguments<'_>) {
     with_mux(|m| m.monitor_line(&mut put_bytes));
-    let mut log = Log;
+    let mut log = Log::new();
     let _ = log.write_fmt(args);
     let _ = log.write_str("\n");
+    log.flush();
 }
 
 /// A VM's console output, at once and as it came; the mux labels the
