@@ -141,7 +141,7 @@ pub struct Options<'a> {
     pub soak: u32,
     /// `echo-rx=N` (`mode=echo`): bytes to read from `console_rx` (default 0).
     pub echo_rx: u32,
-    /// `echo-line=1` (`mode=echo`): then read one line (up to `\n`)
+    /// `echo-line=1` (`mode=echo`): then read one line (up to `\n` or `\r`)
     /// through `get_chars`.
     pub echo_line: bool,
     /// `hold=MS` (`mode=echo`): before the line, wait for a byte in

@@ -297,7 +297,8 @@ fn echo(server: u32, opts: &Options<'_>, r: &mut Report<'_, Console>) {
     r.out.flush();
     // console_rx first: a byte pushed before our first get_chars is older
     // than everything get_chars answers.
-    while n < buf.len() && !buf[..n].contains(&b'\n') {
+    // A line ends with `\n`, or with `\r`: what Enter sends from a terminal.
+    while n < buf.len() && !buf[..n].iter().any(|b| matches!(b, b'\n' | b'\r')) {
         if let Some(b) = rx_pop() {
             buf[n] = b;
             n += 1;
