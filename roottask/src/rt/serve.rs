@@ -198,6 +198,8 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                 if quiet_us >= roottask::served::IDLE_REPORT_US && monitor.served.changed() {
                     // Quiet for a while: say what every VM asked so far.
                     monitor.served.report(|line| println!("{line}"));
+                    let (used, size) = super::heap::usage();
+                    println!("served: heap used={used} of {size}");
                 }
             }
             r = open_wait();
@@ -217,10 +219,6 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             msg.mr[i] = utcb::mr(i);
         }
         let reply = server::dispatch(monitor, idl::ThreadId(r.from.0), &mut msg);
-        if let idl::Reply::Rejected(e) = &reply {
-            monitor.stats.refused += 1;
-            println!("request from {}: rejected: {e}", r.from);
-        }
         after_each(monitor);
         r = if reply.must_send() {
             let words = msg.words();

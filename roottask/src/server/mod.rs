@@ -513,8 +513,17 @@ pub fn dispatch<P: Platform>(
     } else {
         iresourcemon::dispatch(monitor, caller, msg)
     };
-    let refused =
-        monitor.stats.refused != refused_before || matches!(reply, idl::Reply::Rejected(_));
+    if let idl::Reply::Rejected(e) = &reply {
+        // Malformed requests are refusals like any other: logged within the
+        // caller's budget, then only counted (a guest sending garbage must
+        // not flood the console and slow the monitor for every VM).
+        let _: ServerError<()> = monitor.refuse(
+            slot.unwrap_or(0),
+            ServerError::NoReply,
+            format_args!("request from {:#x}: rejected: {e}", caller.0),
+        );
+    }
+    let refused = monitor.stats.refused != refused_before;
     let op = crate::served::Op::from_label(u64::from(label));
     monitor.served.record(slot, op, refused);
     reply

@@ -855,3 +855,32 @@ fn console_keys_focus_silence_and_the_debugger() {
         &std::format!("console: vm 2: {n} bytes of input dropped (buffer full; {n} in all)")
     );
 }
+
+#[test]
+fn malformed_requests_are_logged_within_the_budget_then_counted() {
+    // Found by the fuzzing guest: every rejected request used to print a
+    // line, so a guest sending garbage flooded the console and slowed the
+    // monitor for every VM.
+    let mut m = monitor();
+    for i in 0..100u32 {
+        let mut msg = idl::Message::from_words(&[(0x7b00 + i) << 16]);
+        assert!(!dispatch(&mut m, tid(1, 0), &mut msg).must_send());
+    }
+    let logged = m
+        .platform
+        .log
+        .iter()
+        .filter(|l| l.contains("rejected"))
+        .count();
+    assert_eq!(logged, LOGGED_REFUSALS as usize);
+    assert_eq!(m.stats.refused, 100);
+    // The other VM's budget is its own.
+    let mut msg = idl::Message::from_words(&[0x7bff_0000]);
+    dispatch(&mut m, tid(2, 0), &mut msg);
+    assert!(m
+        .platform
+        .log
+        .last()
+        .unwrap()
+        .starts_with("vm 2: refused: request from"));
+}

@@ -18,6 +18,7 @@ extern crate std;
 pub mod checks;
 pub mod console;
 pub mod echo;
+pub mod fuzz;
 pub mod options;
 pub mod pages;
 pub mod probe;

@@ -92,11 +92,19 @@ pub enum Mode {
     /// (with `echo-line=1`) one line through `get_chars`; `hold=MS` first
     /// waits for a byte in `console_rx` and then MS ms without reading.
     Echo,
+    /// `fuzz`: after `client_init_complete`, `fuzz=N` generated requests
+    /// seeded with `seed=S` ([`crate::fuzz`]), then a "storm over"
+    /// message to the slot-1 victim.
+    Fuzz,
+    /// `victim`: the normal checks, `client_init_complete`, then soak
+    /// rounds until `fuzzers=K` fuzzers said the storm is over, then a
+    /// last round; its own pages and answers must not change.
+    Victim,
 }
 
 impl Mode {
     /// Every mode, in the order of [`Mode::name`].
-    pub const ALL: [Mode; 7] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Normal,
         Mode::IrqOwner,
         Mode::Hostile,
@@ -104,6 +112,8 @@ impl Mode {
         Mode::Client,
         Mode::Soak,
         Mode::Echo,
+        Mode::Fuzz,
+        Mode::Victim,
     ];
 
     /// The `mode=` value.
@@ -116,6 +126,8 @@ impl Mode {
             Mode::Client => "client",
             Mode::Soak => "soak",
             Mode::Echo => "echo",
+            Mode::Fuzz => "fuzz",
+            Mode::Victim => "victim",
         }
     }
 
@@ -139,6 +151,12 @@ pub struct Options<'a> {
     pub victim_irq: Option<u32>,
     /// `soak=N`: requests of `mode=soak` (default [`DEFAULT_SOAK`]).
     pub soak: u32,
+    /// `seed=S` (`mode=fuzz`, default 1).
+    pub seed: u32,
+    /// `fuzz=N` (`mode=fuzz`): requests (default 100000).
+    pub fuzz: u32,
+    /// `fuzzers=K` (`mode=victim`): "storm over" messages to wait for.
+    pub fuzzers: u32,
     /// `echo-rx=N` (`mode=echo`): bytes to read from `console_rx` (default 0).
     pub echo_rx: u32,
     /// `echo-line=1` (`mode=echo`): then read one line (up to `\n` or `\r`)
@@ -193,6 +211,9 @@ impl<'a> Options<'a> {
             irq: None,
             victim_irq: None,
             soak: DEFAULT_SOAK,
+            seed: 1,
+            fuzz: 100_000,
+            fuzzers: 0,
             echo_rx: 0,
             echo_line: false,
             hold: 0,
@@ -263,6 +284,15 @@ impl<'a> Options<'a> {
                 }
                 "soak" => {
                     own(&mut o.soak);
+                }
+                "seed" => {
+                    own(&mut o.seed);
+                }
+                "fuzz" => {
+                    own(&mut o.fuzz);
+                }
+                "fuzzers" => {
+                    own(&mut o.fuzzers);
                 }
                 "touch" => {
                     own(&mut o.touch);

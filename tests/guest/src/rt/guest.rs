@@ -86,7 +86,7 @@ pub(super) fn store(addr: u32, value: u32) {
     unsafe { (addr as *mut u32).write_volatile(value) }
 }
 
-fn load(addr: u32) -> u32 {
+pub(super) fn load(addr: u32) -> u32 {
     // SAFETY: as for `store`.
     unsafe { (addr as *const u32).read_volatile() }
 }
@@ -175,6 +175,20 @@ pub extern "C" fn guest_main() -> ! {
         Mode::Hostile => modes::hostile(&snap, &opts, &own, rm, r),
         Mode::Client => modes::client(&snap, &opts, &own, rm, r),
         Mode::Soak => modes::soak(&snap, &opts, &own, rm, r),
+        // Both report init complete first, so the next VM starts and the
+        // fuzzers run beside the victim.
+        Mode::Fuzz => {
+            init_complete(server, r);
+            modes::fuzz(&snap, &opts, &own, rm, r);
+        }
+        Mode::Victim => {
+            measure(&snap, &opts, &own, rm, r);
+            if opts.irq.is_some() {
+                modes::irq_owner(&snap, &opts, &own, rm, r);
+            }
+            init_complete(server, r);
+            modes::victim(&snap, &opts, &own, rm, r);
+        }
         Mode::Echo => {}
         Mode::Driver => {
             let driver = modes::driver(&snap, &opts, &own, rm, r);
@@ -202,7 +216,7 @@ pub extern "C" fn guest_main() -> ! {
         if let Some((tid, verified)) = client {
             modes::answer_client(tid, verified, &mut report);
         }
-    } else {
+    } else if !matches!(opts.mode, Mode::Fuzz | Mode::Victim) {
         init_complete(server, &mut report);
     }
     if opts.prompt {

@@ -8,17 +8,21 @@
 //! check instead of hanging the guest.
 
 use super::guest::{store, MEASURE_FROM};
-use super::transport::{exchange, receive_any, send_timed};
+use super::transport::{call_timed, exchange, receive_any, send_timed};
 use core::fmt::Write;
 use l4_sys::ia32::rdtsc;
 use test_guest::checks::{thread_no, Own, Report, Snapshot};
+use test_guest::fuzz::{
+    mark_word, Broken, Case, Counts, Fuzzer, Got, MapCheck, DONE_LABEL, MARKED,
+};
 use test_guest::ipc::iresourcemon;
 use test_guest::options::Options;
 use test_guest::pages::{vm_free_pages, FreePages};
 use test_guest::probe::{
-    above_ram_page, hostile_probes, req, rm_exception, scratch_page, unlisted_page, Env, Expect,
-    Ids, IpcCode, Outcome, Probe, Soak, SoakKind, Wait, CLIENT_SEED, CLIENT_WAIT_US, DRIVER_GUID,
-    DRIVER_LABEL, IVMCONTROL_GUID, NONE, SOAK_PAGES, THREAD_SPACE, VGA_TEXT, VICTIM_SLOT,
+    self as probe, above_ram_page, hostile_probes, map_item, req, rm_exception, scratch_page,
+    unlisted_page, Env, Expect, Ids, IpcCode, Outcome, Probe, Soak, SoakKind, Wait, CLIENT_SEED,
+    CLIENT_WAIT_US, DRIVER_GUID, DRIVER_LABEL, IVMCONTROL_GUID, NONE, SOAK_PAGES, THREAD_SPACE,
+    VGA_TEXT, VICTIM_SLOT,
 };
 use test_guest::{pattern_byte, pattern_mismatch, Hex, PAGE, WEDGE_VADDR};
 
@@ -614,4 +618,247 @@ fn mapped_page(gv: u32) -> &'static [u8] {
     // program never writes it while the slice is alive (the client window
     // is used once).
     unsafe { core::slice::from_raw_parts(gv as *const u8, PAGE as usize) }
+}
+
+/// Words of a page compared after a map item arrived (offsets in words).
+const COMPARED_WORDS: [u32; 4] = [0, 1, 511, 1023];
+/// Requests between two progress lines of `mode=fuzz`.
+const FUZZ_PROGRESS: u32 = 100_000;
+
+/// Remove whatever is mapped at the scratch window (a 4 KB page above the
+/// VM's memory that holds nothing of this program).
+fn flush_window(gv: u32) {
+    // SAFETY: unmapping (flush) one scratch page of this space: no Rust
+    // object lives there; the next access would fault, and the fuzzer
+    // reads it only after a map item arrived in it.
+    let _ = unsafe { l4_sys::ia32::unmap(0, true, l4_sys::Fpage(gv | (12 << 4) | 7)) };
+}
+
+/// Send one generated request: `None` if a send-only request went out.
+/// Index of `c`'s kind in `Kind::ALL`.
+fn wedge_kind_index(c: &Case) -> usize {
+    test_guest::fuzz::Kind::ALL
+        .iter()
+        .position(|k| *k == c.kind)
+        .unwrap_or(0)
+}
+
+fn send_case(c: &Case) -> Option<Outcome> {
+    match c.receive_us {
+        None => send_timed(c.to, &c.msg, c.send_us)
+            .err()
+            .map(Outcome::Failed),
+        Some(us) => Some(call_timed(c.to, &c.msg, c.accept, c.send_us, us)),
+    }
+}
+
+/// Compare the page that arrived in the window with what it must be.
+fn compare_window(window: u32, check: MapCheck) -> Result<(), Broken> {
+    for k in COMPARED_WORDS {
+        let got = read_mapped_word(window + 4 * k);
+        let want = match check {
+            MapCheck::None => return Ok(()),
+            MapCheck::Marked(gp) => mark_word(gp + 4 * k),
+            MapCheck::Image(gv) => super::guest::load(gv + 4 * k),
+        };
+        if got != want {
+            return Err(Broken::Content(4 * k, got, want));
+        }
+    }
+    Ok(())
+}
+
+/// `mode=fuzz`: `fuzz=N` requests generated from `seed=S`; every rule the
+/// fuzzer can check itself must hold; then tell the victim (slot 1).
+pub fn fuzz<W: Write>(
+    snap: &Snapshot,
+    opts: &Options<'_>,
+    own: &Own,
+    rm: u32,
+    r: &mut Report<'_, W>,
+) {
+    let Some((env, mut free)) = setup(snap, opts, own, rm, r) else {
+        return;
+    };
+    let mut marked = [0u32; MARKED];
+    for p in marked.iter_mut() {
+        match free.next_page() {
+            Some(gp) => *p = gp,
+            None => {
+                r.check("free pages", false, "too few", MARKED);
+                return;
+            }
+        }
+    }
+    for &gp in &marked {
+        for k in 0..PAGE / 4 {
+            store(env.link_vaddr + gp + 4 * k, mark_word(gp + 4 * k));
+        }
+    }
+    let (seed, n) = (opts.seed, opts.fuzz);
+    let wedge_end = WEDGE_VADDR.wrapping_add(env.phys_size.saturating_sub(opts.wedgeinstall));
+    let mut f = Fuzzer::new(env, seed, marked, own.image_end, wedge_end);
+    r.line(format_args!(
+        "fuzzing: seed={} requests={n} marked pages from {}",
+        Hex(seed),
+        Hex(marked[0])
+    ));
+    let mut counts = Counts::default();
+    let mut broken = 0u32;
+    // Virtual ns spent in each kind's IPC (where a fuzzing run's time goes).
+    let mut kind_ns = [0u64; 6];
+    let t0 = rdtsc();
+    for i in 0..n {
+        let c = f.case();
+        let windowed = !c.accept.window.is_nil();
+        if windowed {
+            flush_window(env.window);
+        }
+        let t = rdtsc();
+        let got = send_case(&c);
+        let k = wedge_kind_index(&c);
+        kind_ns[k] += rdtsc() - t;
+        counts.add(&c, Got::of(got.as_ref()));
+        let mut verdict = f.judge(&c, got.as_ref());
+        if let (Ok(check), Some(Outcome::Reply(m))) = (verdict, &got) {
+            if map_item(m).is_some_and(|item| !item.fpage.is_nil()) {
+                counts.maps += 1;
+                if check != MapCheck::None && windowed {
+                    counts.compared += 1;
+                    verdict = compare_window(env.window, check).map(|()| check);
+                }
+            }
+        }
+        if let Err(b) = verdict {
+            broken += 1;
+            r.line(format_args!(
+                "fuzz: rule broken: seed={} request={i} to {}: {b}",
+                Hex(seed),
+                Hex(c.to)
+            ));
+            let mut words: heapless::String<600> = heapless::String::new();
+            for w in c.msg.words() {
+                let _ = write!(words, " {w:#x}");
+            }
+            r.line(format_args!("fuzz: request words:{words}"));
+            match &got {
+                Some(o) => r.line(format_args!("fuzz: got {o}")),
+                None => r.line(format_args!("fuzz: got nothing (send-only)")),
+            }
+            break;
+        }
+        if (i + 1) % FUZZ_PROGRESS == 0 {
+            r.line(format_args!("fuzz: {} requests: {counts}", i + 1));
+        }
+    }
+    let done = counts.got.iter().sum::<u32>();
+    let ns = rdtsc() - t0;
+    let per_s = (done as u64 * 1_000_000_000) / ns.max(1);
+    r.line(format_args!(
+        "fuzz: seed={} requests={done} virtual_ns={ns} requests_per_s={per_s} {counts}",
+        Hex(seed)
+    ));
+    r.line(format_args!(
+        "fuzz: virtual ms per kind: probe={} op={} fault={} pages={} kernel={} raw={}",
+        kind_ns[0] / 1_000_000,
+        kind_ns[1] / 1_000_000,
+        kind_ns[2] / 1_000_000,
+        kind_ns[3] / 1_000_000,
+        kind_ns[4] / 1_000_000,
+        kind_ns[5] / 1_000_000
+    ));
+    r.eq("fuzz rules broken", broken, 0);
+    let victim = env.ids.first(VICTIM_SLOT);
+    if let Err(e) = send_timed(victim, &probe::raw(DONE_LABEL, 0, 0, &[]), 30_000_000) {
+        r.line(format_args!(
+            "fuzz: storm-over message to the victim: {}",
+            IpcCode(e)
+        ));
+    }
+}
+
+/// Soak requests per victim round.
+const VICTIM_ROUND: u32 = 70;
+/// How long the victim waits for a "storm over" message between rounds.
+const VICTIM_WAIT_US: u64 = 20_000;
+/// Rounds after which the victim stops waiting.
+const VICTIM_MAX_ROUNDS: u32 = 50_000;
+
+/// `mode=victim` (after the normal checks and init complete): soak rounds
+/// and a check of its own pages' pattern until `fuzzers=K` fuzzers said
+/// the storm is over, then one more round.
+pub fn victim<W: Write>(
+    snap: &Snapshot,
+    opts: &Options<'_>,
+    own: &Own,
+    rm: u32,
+    r: &mut Report<'_, W>,
+) {
+    let Some((env, mut free)) = setup(snap, opts, own, rm, r) else {
+        return;
+    };
+    let mut pages = [0u32; SOAK_PAGES];
+    for p in pages.iter_mut() {
+        match free.next_page() {
+            Some(gp) => *p = gp,
+            None => {
+                r.check("free pages", false, "too few", SOAK_PAGES);
+                return;
+            }
+        }
+    }
+    for &gp in &pages {
+        for k in 0..PAGE / 4 {
+            store(env.link_vaddr + gp + 4 * k, mark_word(gp + 4 * k));
+        }
+    }
+    let mut soak = Soak::new(env, pages);
+    let (mut i, mut mismatches, mut changed) = (0u32, 0u32, 0u32);
+    let mut round = |r: &mut Report<'_, W>| {
+        for _ in 0..VICTIM_ROUND {
+            let p = soak.probe(i);
+            let got = exchange(&p);
+            if !soak.judge(i, &p, &got) {
+                mismatches += 1;
+                if mismatches <= SOAK_PRINTED {
+                    r.line(format_args!(
+                        "victim mismatch: request {i} ({}): got {got} want {}",
+                        p.what, p.expect
+                    ));
+                }
+            }
+            i += 1;
+        }
+        for &gp in &pages {
+            for k in 0..PAGE / 4 {
+                let at = env.link_vaddr + gp + 4 * k;
+                if super::guest::load(at) != mark_word(gp + 4 * k) {
+                    changed += 1;
+                }
+            }
+        }
+    };
+    round(r);
+    let (mut done, mut rounds) = (0u32, 1u32);
+    while done < opts.fuzzers && rounds < VICTIM_MAX_ROUNDS {
+        if let Ok((_, m)) = receive_any(VICTIM_WAIT_US) {
+            if m.tag().label() == DONE_LABEL {
+                done += 1;
+                r.line(format_args!(
+                    "victim: storm over for {done} of {}",
+                    opts.fuzzers
+                ));
+            }
+        }
+        round(r);
+        rounds += 1;
+    }
+    round(r);
+    r.line(format_args!(
+        "victim: {} rounds, {i} requests, {mismatches} mismatches, {changed} words changed",
+        rounds + 1
+    ));
+    r.eq("storm-over messages", done, opts.fuzzers);
+    r.eq("victim mismatches", mismatches, 0);
+    r.eq("victim words changed", changed, 0);
 }

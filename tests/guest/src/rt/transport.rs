@@ -132,3 +132,30 @@ pub fn receive_any(us: u64) -> Result<(u32, idl::Message), u32> {
 pub fn send_timed(to: u32, msg: &idl::Message, us: u64) -> Result<(), u32> {
     send_with(idl::ThreadId(to), msg, Time::period_us(us)).map_err(|e| e.0)
 }
+
+/// A call to `to` with the given send and receive timeouts (µs; a receive
+/// timeout of 0 abandons the call after its send phase).
+pub fn call_timed(
+    to: u32,
+    msg: &idl::Message,
+    accept: idl::Acceptor,
+    send_us: u64,
+    receive_us: u64,
+) -> Outcome {
+    let time = |us| {
+        if us == 0 {
+            Time::ZERO
+        } else {
+            Time::period_us(us)
+        }
+    };
+    let timeouts = Timeouts {
+        send: time(send_us),
+        receive: time(receive_us),
+    };
+    let mut msg = msg.clone();
+    match call_with(idl::ThreadId(to), &mut msg, accept, timeouts) {
+        Ok(()) => Outcome::Reply(msg),
+        Err(e) => Outcome::Failed(e.0),
+    }
+}
