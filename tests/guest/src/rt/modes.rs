@@ -551,16 +551,9 @@ pub fn soak<W: Write>(
     let Some((env, mut free)) = setup(snap, opts, own, rm, r) else {
         return;
     };
-    let mut pages = [0u32; SOAK_PAGES];
-    for p in pages.iter_mut() {
-        match free.next_page() {
-            Some(gp) => *p = gp,
-            None => {
-                r.check("free pages", false, "too few", SOAK_PAGES);
-                return;
-            }
-        }
-    }
+    let Some(pages) = free_pages::<SOAK_PAGES, W>(&mut free, r) else {
+        return;
+    };
     let n = opts.soak;
     r.line(format_args!(
         "soaking: {n} requests cycling through {} kinds, own pages from {}",
@@ -668,6 +661,34 @@ fn compare_window(window: u32, check: MapCheck) -> Result<(), Broken> {
     Ok(())
 }
 
+/// The next `N` free pages, or None after a failed `free pages` check.
+fn free_pages<const N: usize, W: Write>(
+    free: &mut FreePages,
+    r: &mut Report<'_, W>,
+) -> Option<[u32; N]> {
+    let mut pages = [0u32; N];
+    for p in pages.iter_mut() {
+        match free.next_page() {
+            Some(gp) => *p = gp,
+            None => {
+                r.check("free pages", false, "too few", N);
+                return None;
+            }
+        }
+    }
+    Some(pages)
+}
+
+/// Fill each page (guest-physical) with its [`mark_word`] pattern, which
+/// the fuzzer and the victim later check.
+fn mark_pages(env: &Env, pages: &[u32]) {
+    for &gp in pages {
+        for k in 0..PAGE / 4 {
+            store(env.link_vaddr + gp + 4 * k, mark_word(gp + 4 * k));
+        }
+    }
+}
+
 /// `mode=fuzz`: `fuzz=N` requests generated from `seed=S`; every rule the
 /// fuzzer can check itself must hold; then tell the victim (slot 1).
 pub fn fuzz<W: Write>(
@@ -680,21 +701,10 @@ pub fn fuzz<W: Write>(
     let Some((env, mut free)) = setup(snap, opts, own, rm, r) else {
         return;
     };
-    let mut marked = [0u32; MARKED];
-    for p in marked.iter_mut() {
-        match free.next_page() {
-            Some(gp) => *p = gp,
-            None => {
-                r.check("free pages", false, "too few", MARKED);
-                return;
-            }
-        }
-    }
-    for &gp in &marked {
-        for k in 0..PAGE / 4 {
-            store(env.link_vaddr + gp + 4 * k, mark_word(gp + 4 * k));
-        }
-    }
+    let Some(marked) = free_pages::<MARKED, W>(&mut free, r) else {
+        return;
+    };
+    mark_pages(&env, &marked);
     let (seed, n) = (opts.seed, opts.fuzz);
     let wedge_end = WEDGE_VADDR.wrapping_add(env.phys_size.saturating_sub(opts.wedgeinstall));
     let mut f = Fuzzer::new(env, seed, marked, own.image_end, wedge_end);
@@ -797,21 +807,10 @@ pub fn victim<W: Write>(
     let Some((env, mut free)) = setup(snap, opts, own, rm, r) else {
         return;
     };
-    let mut pages = [0u32; SOAK_PAGES];
-    for p in pages.iter_mut() {
-        match free.next_page() {
-            Some(gp) => *p = gp,
-            None => {
-                r.check("free pages", false, "too few", SOAK_PAGES);
-                return;
-            }
-        }
-    }
-    for &gp in &pages {
-        for k in 0..PAGE / 4 {
-            store(env.link_vaddr + gp + 4 * k, mark_word(gp + 4 * k));
-        }
-    }
+    let Some(pages) = free_pages::<SOAK_PAGES, W>(&mut free, r) else {
+        return;
+    };
+    mark_pages(&env, &pages);
     let mut soak = Soak::new(env, pages);
     let (mut i, mut mismatches, mut changed) = (0u32, 0u32, 0u32);
     let mut round = |r: &mut Report<'_, W>| {
