@@ -1147,8 +1147,12 @@ fn console_overflow(f: &Found<'_>) -> Result<String, String> {
     let burst: Vec<u8> = (0..BURST)
         .map(|i| alphabet[(i * 7 + i / alphabet.len()) % alphabet.len()])
         .collect();
+    // QEMU hands the UART about one byte per monitor poll (50 ms), and
+    // the guest's hold and the monitor's polls are both kernel timeouts: a
+    // 30 s hold spans 600 polls, twice what the whole burst needs, so the
+    // burst is in (and the overflow dropped) before the guest reads.
     let boot = standard_boot(f.pistachio, "").module(guest(
-        "vmstart vmsize=16M wedgeinstall=8M name=c mode=echo echo-line=1 hold=6000",
+        "vmstart vmsize=16M wedgeinstall=8M name=c mode=echo echo-line=1 hold=30000",
     ));
     let mut e = scenario_expect();
     e.input = vec![
