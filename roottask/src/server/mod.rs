@@ -231,6 +231,9 @@ pub struct Monitor<P: Platform> {
     pub locator: [ThreadId; LOCATOR_SLOTS],
     /// Owner slot of each interrupt (0 = free).
     irq_owner: [u8; MAX_IRQS],
+    /// Each owned interrupt's handler thread (nil when released), so that
+    /// deleting the handler can release the interrupt first.
+    irq_handler: [ThreadId; MAX_IRQS],
     /// Interrupt lines the kernel has (KIP SystemBase).
     pub irq_lines: u32,
     /// The device remap window.
@@ -274,6 +277,7 @@ impl<P: Platform> Monitor<P> {
             spaces,
             locator,
             irq_owner: [0; MAX_IRQS],
+            irq_handler: [ThreadId::NIL; MAX_IRQS],
             irq_lines,
             remap,
             monitor_block: (0, 0),

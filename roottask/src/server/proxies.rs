@@ -67,6 +67,9 @@ impl<P: Platform> Monitor<P> {
                 ),
             ));
         }
+        if space.0 == 0 {
+            self.release_handled_interrupts(slot, dest);
+        }
         if let Err(e) = self
             .platform
             .thread_control(dest, space, sched, pager, utcb_location)
@@ -86,6 +89,35 @@ impl<P: Platform> Monitor<P> {
             return Ok(0);
         }
         Ok(1)
+    }
+
+    /// Before `handler` is deleted: give every interrupt it handles back to
+    /// its interrupt thread (the VM keeps owning it and may associate it
+    /// again, or deassociate it). Pistachio does not undo an interrupt
+    /// thread's pending send when the handler is deleted, and a later
+    /// ThreadControl on the interrupt thread then trips a kernel assertion
+    /// (found by the fuzzing guest; `DIFFERENCES.md`, "Isolation").
+    fn release_handled_interrupts(&mut self, slot: usize, handler: ThreadId) {
+        for irq in 0..MAX_IRQS {
+            if self.irq_handler[irq] != handler || self.irq_owner[irq] as usize != slot {
+                continue;
+            }
+            let irq_thread = ThreadId(((irq as Word) << l4_sys::ThreadId::VERSION_BITS) | 1);
+            match self
+                .platform
+                .thread_control(irq_thread, irq_thread, ThreadId::NIL, irq_thread, !0)
+            {
+                Ok(()) => self.platform.log(format_args!(
+                    "vm {slot}: interrupt {irq} released from its handler {:#x}, which is being deleted",
+                    handler.0
+                )),
+                Err(e) => self.platform.log(format_args!(
+                    "vm {slot}: interrupt {irq}: releasing it from handler {:#x} failed: {e}",
+                    handler.0
+                )),
+            }
+            self.irq_handler[irq] = ThreadId::NIL;
+        }
     }
 
     pub(super) fn handle_space_control(
@@ -174,6 +206,7 @@ impl<P: Platform> Monitor<P> {
             }
         }
         self.irq_owner[irq] = slot as u8;
+        self.irq_handler[irq] = handler;
         if irq_prio != 0xff || irq_cpu != 0 {
             self.platform.log(format_args!(
                 "vm {slot}: interrupt {irq} associated with {:#x}; Schedule(interrupt thread {:#x}, cpu {irq_cpu}, prio {irq_prio:#x})",
@@ -211,6 +244,7 @@ impl<P: Platform> Monitor<P> {
             return Err(kernel_exception(e));
         }
         self.irq_owner[irq] = 0;
+        self.irq_handler[irq] = ThreadId::NIL;
         Ok(1)
     }
 }

@@ -884,3 +884,59 @@ fn malformed_requests_are_logged_within_the_budget_then_counted() {
         .unwrap()
         .starts_with("vm 2: refused: request from"));
 }
+
+/// Regression (fuzzing guest, seed 0x1234): deleting an interrupt's
+/// handler first gives the interrupt back to its interrupt thread, then
+/// deletes; the VM still owns the interrupt, so its later deassociation
+/// succeeds, and another VM still cannot take it.
+#[test]
+fn deleting_a_handler_releases_its_interrupts_first() {
+    let mut m = monitor();
+    let irq0 = ThreadId(1);
+    let handler = tid(1, 1);
+    assert_eq!(
+        m.associate_interrupt(tid(1, 0), irq0, handler, 0xff, 0),
+        Ok(1)
+    );
+    m.platform.thread_controls.clear();
+    assert_eq!(
+        m.thread_control(
+            tid(1, 0),
+            handler,
+            ThreadId::NIL,
+            ThreadId::NIL,
+            ThreadId::NIL,
+            !0,
+            !0,
+            0
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        m.platform.thread_controls,
+        [[1, 1, 0, 1], [handler.0, 0, 0, 0]],
+        "release (pager = the interrupt thread itself) before the deletion"
+    );
+    assert_eq!(
+        x(m.associate_interrupt(tid(2, 0), irq0, tid(2, 0), 0xff, 0)),
+        RmX::ErrNoPrivilege
+    );
+    // Deleting another own thread touches no interrupt.
+    m.platform.thread_controls.clear();
+    let other = tid(1, 2);
+    assert_eq!(
+        m.thread_control(
+            tid(1, 0),
+            other,
+            ThreadId::NIL,
+            ThreadId::NIL,
+            ThreadId::NIL,
+            !0,
+            !0,
+            0
+        ),
+        Ok(1)
+    );
+    assert_eq!(m.platform.thread_controls, [[other.0, 0, 0, 0]]);
+    assert_eq!(m.deassociate_interrupt(tid(1, 0), irq0), Ok(1));
+}

@@ -157,6 +157,11 @@ pub struct Options<'a> {
     pub fuzz: u32,
     /// `fuzzers=K` (`mode=victim`): "storm over" messages to wait for.
     pub fuzzers: u32,
+    /// `fuzz-trace=1` (`mode=fuzz`): print every thread, space and
+    /// interrupt request and every request to a thread other than the
+    /// monitor before sending it, so a kernel failure can be traced to the
+    /// requests that led to it.
+    pub fuzz_trace: bool,
     /// `echo-rx=N` (`mode=echo`): bytes to read from `console_rx` (default 0).
     pub echo_rx: u32,
     /// `echo-line=1` (`mode=echo`): then read one line (up to `\n` or `\r`)
@@ -214,6 +219,7 @@ impl<'a> Options<'a> {
             seed: 1,
             fuzz: 100_000,
             fuzzers: 0,
+            fuzz_trace: false,
             echo_rx: 0,
             echo_line: false,
             hold: 0,
@@ -293,6 +299,12 @@ impl<'a> Options<'a> {
                 }
                 "fuzzers" => {
                     own(&mut o.fuzzers);
+                }
+                "fuzz-trace" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.fuzz_trace = v != 0;
+                    }
                 }
                 "touch" => {
                     own(&mut o.touch);

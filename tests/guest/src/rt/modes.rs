@@ -227,6 +227,49 @@ pub fn hostile<W: Write>(
     hostile_probes(&env, &mut |p| {
         run(r, &p);
     });
+    handler_deletion_regression(&env, r);
+}
+
+/// The interrupt the handler-deletion regression borrows: the PIT's, which
+/// fires without any set-up, so its interrupt thread is soon blocked
+/// sending to a handler that never receives.
+const REGRESSION_IRQ: u32 = 0;
+/// How long the regression lets that interrupt fire (µs).
+const REGRESSION_FIRE_US: u64 = 200_000;
+
+/// Found by `mode=fuzz` (seed 0x1234, request 30,880): a VM associates an
+/// interrupt with its own thread, the interrupt fires while that thread
+/// does not receive, the VM deletes the thread and then deassociates the
+/// interrupt. Forwarded as they come, the last call trips a Pistachio
+/// assertion in ThreadControl (`queue_state.is_set(send)`, tcb.h 727):
+/// the deletion unwound the interrupt thread's send without the kernel
+/// noticing. The monitor releases a handler's interrupts before it deletes
+/// the handler, so every call here succeeds and the kernel stays up.
+fn handler_deletion_regression<W: Write>(env: &Env, r: &mut Report<'_, W>) {
+    let ids = env.ids;
+    let utcb = idl::Fpage(env.utcb_fpage).base() + probe::UTCB_SIZE;
+    let (first, handler) = (ids.own_first(), ids.own(1));
+    let step = |what, msg| to_monitor(env, what, msg, NONE, Expect::RESULT_1);
+    let create = req::thread_control(handler, first, first, ids.rm, utcb);
+    if !Expect::RESULT_1.judge(&run(
+        r,
+        &step("regression: create a handler thread", create),
+    )) {
+        return;
+    }
+    let associate = req::associate_interrupt(REGRESSION_IRQ, handler);
+    run(
+        r,
+        &step("regression: associate the PIT's interrupt", associate),
+    );
+    let _ = receive_any(REGRESSION_FIRE_US);
+    let delete = req::delete_thread(handler);
+    run(r, &step("regression: delete the handler", delete));
+    let deassociate = req::deassociate_interrupt(REGRESSION_IRQ);
+    run(
+        r,
+        &step("regression: deassociate after the deletion", deassociate),
+    );
 }
 
 /// The driver between its device checks and its client.
@@ -645,6 +688,12 @@ fn send_case(c: &Case) -> Option<Outcome> {
     }
 }
 
+/// Whether `fuzz-trace=1` prints `c`: thread, space and interrupt
+/// requests (labels 0x0047..=0x004A) and anything not sent to the monitor.
+fn traced(c: &Case, rm: u32) -> bool {
+    c.to != rm || (0x0047..=0x004A).contains(&c.msg.tag().label())
+}
+
 /// Compare the page that arrived in the window with what it must be.
 fn compare_window(window: u32, check: MapCheck) -> Result<(), Broken> {
     for k in COMPARED_WORDS {
@@ -723,6 +772,17 @@ pub fn fuzz<W: Write>(
         let windowed = !c.accept.window.is_nil();
         if windowed {
             flush_window(env.window);
+        }
+        if opts.fuzz_trace && traced(&c, env.ids.rm) {
+            let mut words: heapless::String<600> = heapless::String::new();
+            for w in c.msg.words() {
+                let _ = write!(words, " {w:#x}");
+            }
+            r.line(format_args!(
+                "fuzz: trace {i} to {} receive {:?}:{words}",
+                Hex(c.to),
+                c.receive_us
+            ));
         }
         let t = rdtsc();
         let got = send_case(&c);
