@@ -131,6 +131,9 @@ pub enum Space {
     Phys,
     /// Guest-virtual (page faults).
     Virt,
+    /// A device address (request_device): below the VM's size its own RAM
+    /// page, above it the VM's zeroed stand-in page (a VM without `ddos`).
+    Device,
 }
 
 /// One generated request.
@@ -217,6 +220,9 @@ pub enum MapCheck {
     Marked(u32),
     /// The window must read like the own image page at guest-virtual `gv`.
     Image(u32),
+    /// The window must read as zeros (the VM's device stand-in page, which
+    /// the fuzzer never writes).
+    Zero,
 }
 
 /// A broken rule.
@@ -463,6 +469,7 @@ impl Fuzzer {
         let mut m = Message::new();
         let mut rule = Rule::None;
         let mut accept = crate::probe::NONE;
+        let mut space = Space::Phys;
         let mut to = self.env.ids.rm;
         let w = self.word();
         let op = self.rng.below(33);
@@ -526,6 +533,7 @@ impl Fuzzer {
                 let fp = self.fpage();
                 let attr = self.word();
                 if op == 14 {
+                    space = Space::Device;
                     iresourcemon::encode_request_device(&mut m, v, fp, attr)
                 } else {
                     iresourcemon::encode_unmap_device(&mut m, v, fp, attr)
@@ -662,6 +670,7 @@ impl Fuzzer {
         if to != self.env.ids.rm {
             c.to = to;
         }
+        c.space = space;
         c
     }
 
@@ -836,6 +845,21 @@ impl Fuzzer {
                     return Ok(MapCheck::None);
                 }
                 Ok(if self.marked.contains(&page) {
+                    MapCheck::Marked(page)
+                } else {
+                    MapCheck::None
+                })
+            }
+            Space::Device => {
+                if log2 != 12 {
+                    return outside;
+                }
+                if c.accept.window.is_nil() {
+                    return Ok(MapCheck::None);
+                }
+                Ok(if page >= e.phys_size {
+                    MapCheck::Zero
+                } else if self.marked.contains(&page) {
                     MapCheck::Marked(page)
                 } else {
                     MapCheck::None
@@ -1070,6 +1094,34 @@ mod tests {
         assert_eq!(f.judge(&virt, Some(&got)), Ok(MapCheck::None));
         let got = item(0xc000_0000, Fpage::new(0x80_0000, 12, 5));
         assert!(f.judge(&virt, Some(&got)).is_err());
+    }
+
+    #[test]
+    fn device_answers_are_the_own_page_or_the_zeroed_stand_in() {
+        let f = fuzzer(1);
+        let item = |sb: Word, fp: Fpage| reply(&[Tag::new(0, 0, 2).0, sb | 8, fp.0]);
+        let dev = case(Space::Device, Rule::None);
+        // Found by the fuzz scenario (seed 0xbeef, request 74,610): above
+        // the VM's memory a non-ddos VM gets its stand-in page, whose host
+        // frame is the monitor's; it must read as zeros.
+        let got = item(0xe8c5_3000, Fpage::new(0x43_f000, 12, 7));
+        assert_eq!(f.judge(&dev, Some(&got)), Ok(MapCheck::Zero));
+        let got = item(f.marked[2], Fpage::new(0x43_f000, 12, 7));
+        assert_eq!(f.judge(&dev, Some(&got)), Ok(MapCheck::Marked(f.marked[2])));
+        let got = item(0xa_0000, Fpage::new(0x43_f000, 12, 7));
+        assert_eq!(f.judge(&dev, Some(&got)), Ok(MapCheck::None));
+        let got = item(0xe8c0_0000, Fpage::new(0x40_0000, 22, 7));
+        assert!(matches!(
+            f.judge(&dev, Some(&got)),
+            Err(Broken::Outside(..))
+        ));
+        // The same answer to request_pages is outside the VM.
+        let phys = case(Space::Phys, Rule::None);
+        let got = item(0xe8c5_3000, Fpage::new(0x43_f000, 12, 7));
+        assert!(matches!(
+            f.judge(&phys, Some(&got)),
+            Err(Broken::Outside(..))
+        ));
     }
 
     #[test]
