@@ -1381,7 +1381,11 @@ fn fuzz(f: &Found<'_>) -> Result<String, String> {
         "GUEST_PASS victim".into(),
         "resourcemon: served: heap used=".into(),
     ];
-    let out = run_boot("fuzz", &boot, expect)?;
+    let out = run_boot("fuzz", &boot, expect).map_err(|e| {
+        format!(
+            "{e}\nTo find the requests behind it: replay the seeds on the host, which shrinks a failure to its shortest sequence (FUZZ_REPLAY_SEEDS=0x1234,0xbeef FUZZ_REPLAY_REQUESTS={n} cargo test -p tests --test fuzz_replay); for a kernel failure, boot again with FUZZ_TRACE=1"
+        )
+    })?;
     let mut passes = guest_passes(&out.lines);
     passes.sort();
     if passes != ["fuzz1", "fuzz2", "victim"] {

@@ -6,7 +6,9 @@
 //! through the monitor. A failure prints the seed and the shortest request
 //! sequence that still fails ([`shrink`]), ready to become a regression.
 //!
-//! `FUZZ_REPLAY_REQUESTS=N` sets the requests per fuzzer (default 200,000).
+//! `FUZZ_REPLAY_REQUESTS=N` sets the requests per fuzzer (default 200,000);
+//! `FUZZ_REPLAY_SEEDS=S1,S2` replays one seed pair (the two fuzzers of the
+//! `fuzz` scenario, hex with `0x` or decimal) instead of the built-in ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -299,13 +301,34 @@ fn describe(steps: &[Step]) -> String {
     out
 }
 
+/// `S1,S2` as two seeds.
+fn seed_pair(v: &str) -> [u32; 2] {
+    let parse = |s: &str| {
+        let s = s.trim();
+        match s.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => s.parse(),
+        }
+        .unwrap_or_else(|e| panic!("FUZZ_REPLAY_SEEDS: {s:?} is not a seed: {e}"))
+    };
+    let seeds: Vec<u32> = v.split(',').map(parse).collect();
+    match seeds[..] {
+        [a, b] => [a, b],
+        _ => panic!("FUZZ_REPLAY_SEEDS: want two seeds, got {v:?}"),
+    }
+}
+
 #[test]
 fn the_boot_scenarios_seeds_break_no_rule_on_the_host() {
     let n: usize = std::env::var("FUZZ_REPLAY_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    for seeds in [[0x1234, 0xbeef], [1, 2], [0xdead, 0xf00d]] {
+    let pairs = match std::env::var("FUZZ_REPLAY_SEEDS") {
+        Ok(v) => vec![seed_pair(&v)],
+        Err(_) => vec![[0x1234, 0xbeef], [1, 2], [0xdead, 0xf00d]],
+    };
+    for seeds in pairs {
         let (steps, judges) = streams(seeds, n);
         if let Some((at, failure)) = replay(&steps, &judges) {
             let prefix = steps[..=at].to_vec();
