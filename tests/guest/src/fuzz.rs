@@ -261,6 +261,19 @@ impl core::fmt::Display for Broken {
     }
 }
 
+/// How the answer's send base is read, from the label the monitor goes
+/// by: a page-fault label (0xFFE0..=0xFFEF) is answered in guest-virtual
+/// terms whichever generator made it (a kernel-label or raw case may hit
+/// it: seed 0x1234, request 220,070, was one), everything else in
+/// guest-physical terms.
+pub fn space_of(msg: &Message) -> Space {
+    if msg.tag().label() & 0xfff0 == 0xffe0 {
+        Space::Virt
+    } else {
+        Space::Phys
+    }
+}
+
 /// The word the fuzzer writes at guest-physical `addr` of a marked page.
 pub fn mark_word(addr: u32) -> u32 {
     page_word(addr, MARK_SALT)
@@ -417,12 +430,12 @@ impl Fuzzer {
         Case {
             kind,
             to: self.env.ids.rm,
+            space: space_of(&msg),
             msg,
             accept,
             send_us: FUZZ_SEND_US,
             receive_us: Some(FUZZ_WAIT_US),
             rule,
-            space: Space::Phys,
         }
     }
 
@@ -441,7 +454,6 @@ impl Fuzzer {
             Wait::Short => FUZZ_WAIT_US,
             _ => p.wait.micros().1,
         };
-        let virt = p.msg.tag().label() & 0xfff0 == 0xffe0;
         // The own-thread pair succeeds only while the fuzzer's own
         // ThreadControl calls left that thread and UTCB slot free.
         // So does the refusal to deassociate the free IRQ (the fuzzer may
@@ -455,12 +467,12 @@ impl Fuzzer {
         Case {
             kind: Kind::Probe,
             to: p.to,
+            space: space_of(&p.msg),
             msg: p.msg,
             accept: p.accept,
             send_us: FUZZ_SEND_US,
             receive_us: Some(receive),
             rule,
-            space: if virt { Space::Virt } else { Space::Phys },
         }
     }
 
@@ -469,7 +481,7 @@ impl Fuzzer {
         let mut m = Message::new();
         let mut rule = Rule::None;
         let mut accept = crate::probe::NONE;
-        let mut space = Space::Phys;
+        let mut device = false;
         let mut to = self.env.ids.rm;
         let w = self.word();
         let op = self.rng.below(33);
@@ -533,7 +545,7 @@ impl Fuzzer {
                 let fp = self.fpage();
                 let attr = self.word();
                 if op == 14 {
-                    space = Space::Device;
+                    device = true;
                     iresourcemon::encode_request_device(&mut m, v, fp, attr)
                 } else {
                     iresourcemon::encode_unmap_device(&mut m, v, fp, attr)
@@ -670,7 +682,9 @@ impl Fuzzer {
         if to != self.env.ids.rm {
             c.to = to;
         }
-        c.space = space;
+        if device && c.space == Space::Phys {
+            c.space = Space::Device;
+        }
         c
     }
 
@@ -699,9 +713,7 @@ impl Fuzzer {
             let u = self.rng.below(64) as usize;
             m.set_tag(Tag::new(0xffe0 | rights as u16, u, 0));
         }
-        let mut c = self.base(Kind::Fault, m, self.window(), Rule::None);
-        c.space = Space::Virt;
-        c
+        self.base(Kind::Fault, m, self.window(), Rule::None)
     }
 
     fn pages_case(&mut self) -> Case {
@@ -1094,6 +1106,28 @@ mod tests {
         assert_eq!(f.judge(&virt, Some(&got)), Ok(MapCheck::None));
         let got = item(0xc000_0000, Fpage::new(0x80_0000, 12, 5));
         assert!(f.judge(&virt, Some(&got)).is_err());
+    }
+
+    #[test]
+    fn every_page_fault_label_is_judged_in_guest_virtual_terms() {
+        // Seed 0x1234, request 220,070: a kernel-label case with label
+        // 0xFFE6 and MR1 = 0xBC000000 is a page fault for the own image;
+        // its answer maps the image page and is no outside mapping.
+        let mut f = fuzzer(0x1234);
+        let mut seen = 0;
+        for _ in 0..50_000 {
+            let c = f.case();
+            let fault = c.msg.tag().label() & 0xfff0 == 0xffe0;
+            assert_eq!(c.space == Space::Virt, fault, "{c:?}");
+            seen += (fault && c.kind != Kind::Fault && c.kind != Kind::Probe) as u32;
+        }
+        assert!(seen > 0, "no kernel or raw case with a page-fault label");
+        let mut m = Message::new();
+        m.set_tag(Tag::new(0xffe6, 2, 0));
+        m.mr[1] = WEDGE_VADDR;
+        let c = f.base(Kind::Kernel, m, f.window(), Rule::None);
+        let got = reply(&[Tag::new(0, 0, 2).0, WEDGE_VADDR | 8, 0x0280_00c6]);
+        assert_eq!(f.judge(&c, Some(&got)), Ok(MapCheck::Image(WEDGE_VADDR)));
     }
 
     #[test]
