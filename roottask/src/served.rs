@@ -15,6 +15,9 @@ use crate::vm::threads::MAX_VM;
 /// Quiet time after which the counts are reported (virtual µs).
 pub const IDLE_REPORT_US: u64 = 1_000_000;
 
+/// IResourcemon `tid_to_space_id` (spec §7.6), timed on its own.
+const TID_TO_SPACE_ID_LABEL: u64 = 0x004E;
+
 /// Kinds of request, named as the report names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -127,6 +130,11 @@ impl Op {
 pub struct Served {
     counts: [[u32; Op::COUNT]; MAX_VM],
     refused: [u32; MAX_VM],
+    /// The monitor's own time per kind (all VMs), receive to reply: the
+    /// floor of what a request costs a guest beyond the kernel's IPC.
+    /// (Index [`Op::COUNT`]: `tid_to_space_id` alone, the guests' null RPC.)
+    own_ns: [u64; Op::COUNT + 1],
+    own_n: [u32; Op::COUNT + 1],
     changed: bool,
 }
 
@@ -135,6 +143,8 @@ impl Default for Served {
         Served {
             counts: [[0; Op::COUNT]; MAX_VM],
             refused: [0; MAX_VM],
+            own_ns: [0; Op::COUNT + 1],
+            own_n: [0; Op::COUNT + 1],
             changed: false,
         }
     }
@@ -150,6 +160,30 @@ impl Served {
             self.refused[s] = self.refused[s].saturating_add(1);
         }
         self.changed = true;
+    }
+
+    /// Add `ns` of the monitor's own time (from the receive's return to the
+    /// reply's start) to the request kind of label `label`.
+    /// `tid_to_space_id` is also kept on its own: it is the null RPC the
+    /// test guest measures as its baseline.
+    pub fn record_own(&mut self, label: u64, ns: u64) {
+        let mut add = |i: usize| {
+            self.own_ns[i] = self.own_ns[i].saturating_add(ns);
+            self.own_n[i] = self.own_n[i].saturating_add(1);
+        };
+        add(Op::from_label(label).index());
+        if label == TID_TO_SPACE_ID_LABEL {
+            add(Op::COUNT);
+        }
+    }
+
+    /// The monitor's own mean time for requests of `op` (ns), if any came.
+    pub fn own_mean_ns(&self, op: Op) -> Option<u64> {
+        self.own_mean_at(op.index())
+    }
+
+    fn own_mean_at(&self, i: usize) -> Option<u64> {
+        (self.own_n[i] > 0).then(|| self.own_ns[i] / u64::from(self.own_n[i]))
     }
 
     /// How many requests of `op` VM `slot` made.
@@ -195,6 +229,21 @@ impl Served {
                     text.as_str()
                 ));
             }
+        }
+        let mut own: heapless::String<400> = heapless::String::new();
+        for op in Op::ALL {
+            if let Some(ns) = self.own_mean_ns(op) {
+                let _ = write!(own, " {}={ns}", op.name());
+            }
+        }
+        if let Some(ns) = self.own_mean_at(Op::COUNT) {
+            let _ = write!(own, " tid_to_space_id={ns}");
+        }
+        if !own.is_empty() {
+            line(format_args!(
+                "served: own ns per request (receive to reply):{}",
+                own.as_str()
+            ));
         }
         self.changed = false;
     }
@@ -258,5 +307,28 @@ mod tests {
         let mut all = String::new();
         s.report(|a| all.push_str(&a.to_string()));
         assert!(all.contains("served: no vm: requests=2 locator=1 other=1"));
+    }
+
+    #[test]
+    fn own_time_is_a_mean_per_kind_and_reported_after_the_vms() {
+        let mut s = Served::default();
+        s.record(Some(1), Op::PageFault, false);
+        s.record_own(0xFFE6, 900);
+        s.record_own(0xFFE2, 1100);
+        s.record_own(0xFFA0, 1500);
+        s.record_own(0x004E, 300);
+        s.record_own(0x0204, 500);
+        assert_eq!(s.own_mean_ns(Op::PageFault), Some(1000));
+        assert_eq!(s.own_mean_ns(Op::Other), Some(400));
+        assert_eq!(s.own_mean_ns(Op::PutChars), None);
+        let mut lines = Vec::new();
+        s.report(|a| lines.push(a.to_string()));
+        assert_eq!(
+            lines,
+            [
+                "served: vm 1: requests=1 faults=1 refused=0",
+                "served: own ns per request (receive to reply): faults=1000 request_pages=1500 other=400 tid_to_space_id=300",
+            ]
+        );
     }
 }

@@ -410,6 +410,62 @@ mod baseline_tests {
     }
 }
 
+/// The monitor's own mean ns for request kind `kind` (`faults`,
+/// `request_pages`, `other`, ...) from its last `served: own ns per
+/// request` line: the time from the receive's return to the reply.
+pub fn monitor_own_ns<'a>(monitor_lines: impl Iterator<Item = &'a str>, kind: &str) -> Option<u64> {
+    let line = monitor_lines
+        .filter(|l| l.starts_with("served: own ns per request"))
+        .last()?;
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(kind)?.strip_prefix('=')?.parse().ok())
+}
+
+/// One row of the floor table: a request kind as the guest measured it
+/// (round trip) beside the monitor's own part of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Floor {
+    /// The request kind.
+    pub kind: &'static str,
+    /// Guest-measured round trip (virtual ns).
+    pub guest_ns: u64,
+    /// The monitor's own part, receive to reply (virtual ns).
+    pub own_ns: u64,
+}
+
+/// Floor rows recorded by the scenarios, for the suite's closing table.
+static FLOOR: Mutex<Vec<(String, Floor)>> = Mutex::new(Vec::new());
+
+/// Keep `rows` of `scenario` for the suite's floor table.
+pub fn record_floor(scenario: &str, rows: &[Floor]) {
+    let mut all = FLOOR.lock().unwrap_or_else(|e| e.into_inner());
+    all.extend(rows.iter().map(|r| (scenario.to_string(), r.clone())));
+}
+
+/// Every recorded floor row, sorted by scenario name.
+pub fn recorded_floor() -> Vec<(String, Floor)> {
+    let mut v = FLOOR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[cfg(test)]
+mod own_ns_tests {
+    #[test]
+    fn reads_the_last_own_line() {
+        let lines = [
+            "served: own ns per request (receive to reply): faults=900",
+            "served: vm 1: requests=3 faults=3 refused=0",
+            "served: own ns per request (receive to reply): faults=812 request_pages=1003 other=240",
+        ];
+        let own = |k| super::monitor_own_ns(lines.iter().copied(), k);
+        assert_eq!(own("faults"), Some(812));
+        assert_eq!(own("request_pages"), Some(1003));
+        assert_eq!(own("other"), Some(240));
+        assert_eq!(own("put_chars"), None);
+    }
+}
+
 /// Side-by-side figures recorded by the scenarios, for the suite's table.
 static FIGURES: Mutex<Vec<(String, compare::Figure)>> = Mutex::new(Vec::new());
 

@@ -135,13 +135,21 @@ const SCENARIOS: &[Scenario] = &[
 enum Monitor {
     Ours,
     Original,
+    /// The original's perf build (`resourcemon-perf`), for the figures of
+    /// [`PERF_SCENARIOS`].
+    OriginalPerf,
 }
+
+/// Side-by-side scenarios that also boot the original's perf build, whose
+/// figures are recorded beside the debug build's (issue 13).
+const PERF_SCENARIOS: [&str; 4] = ["one-vm", "scale-1", "scale-4", "scale-15"];
 
 impl Monitor {
     fn roottask<'a>(self, f: &'a Found<'_>) -> Result<&'a Path, String> {
         match self {
             Monitor::Ours => Ok(Path::new(resourcemon::ROOTTASK_ELF)),
             Monitor::Original => Ok(&f.original()?.debug),
+            Monitor::OriginalPerf => Ok(&f.original()?.perf),
         }
     }
 
@@ -150,6 +158,7 @@ impl Monitor {
         match self {
             Monitor::Ours => scenario.to_string(),
             Monitor::Original => format!("{scenario}/original"),
+            Monitor::OriginalPerf => format!("{scenario}/original-perf"),
         }
     }
 }
@@ -209,7 +218,7 @@ fn guest_expect(monitor: Monitor, passes: &[&str]) -> Expect {
         .iter()
         .flat_map(|n| [format!("GUEST_PASS {n}"), "time: init complete tsc=".into()])
         .collect();
-    if monitor == Monitor::Original {
+    if monitor != Monitor::Ours {
         e.successes = 0;
     }
     e
@@ -243,13 +252,37 @@ fn side_by_side(
         }
         e
     };
-    let (eo, er) = (
+    let (mut eo, er) = (
         expect(Monitor::Ours, &ours),
         expect(Monitor::Original, &orig),
     );
-    let (a, b) = both(scenario, (ours, eo), (orig, er));
+    if PERF_SCENARIOS.contains(&scenario) {
+        // The monitor's own time per request (the floor), in its idle report.
+        eo.required
+            .push("resourcemon: served: own ns per request".into());
+    }
+    let perf = if PERF_SCENARIOS.contains(&scenario) {
+        let boot = build(boot_for(f, Monitor::OriginalPerf)?)?;
+        let e = expect(Monitor::OriginalPerf, &boot);
+        Some((boot, e))
+    } else {
+        None
+    };
+    let (a, b, c) = std::thread::scope(|s| {
+        let c = perf.as_ref().map(|(boot, e)| {
+            let name = Monitor::OriginalPerf.run_name(scenario);
+            s.spawn(move || run_any(&name, boot, e.clone()))
+        });
+        let (a, b) = both(scenario, (ours, eo), (orig, er));
+        let c = c.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the perf build's run panicked".into()))
+        });
+        (a, b, c)
+    });
     let (a, b) = (passed(Monitor::Ours, a), passed(Monitor::Original, b));
     let (a, b) = (a?, b?);
+    let c = c.map(|c| passed(Monitor::OriginalPerf, c)).transpose()?;
     for (m, out) in [(Monitor::Ours, &a), (Monitor::Original, &b)] {
         let got = guest_passes(&out.lines);
         if got != passes {
@@ -260,7 +293,22 @@ fn side_by_side(
         compare::guest_records(&a.lines),
         compare::guest_records(&b.lines),
     );
-    let report = compare_records(scenario, &ra, &rb)?;
+    let mut report = compare_records(scenario, &ra, &rb)?;
+    if let Some(c) = c {
+        if guest_passes(&c.lines) != passes {
+            return Err(format!(
+                "OriginalPerf: guest passes {:?}, want {passes:?}",
+                guest_passes(&c.lines)
+            ));
+        }
+        let rc = compare::guest_records(&c.lines);
+        let figures = compare::figures(&ra, &rc);
+        tests::record_figures(&format!("{scenario} vs perf build"), &figures);
+        report.push_str(&format!(
+            "\n    figures for {scenario} against the original's perf build (virtual ns; ours / perf):\n{}",
+            compare::figure_table(&figures).trim_end()
+        ));
+    }
     Ok(SideBySide { ours: a, report })
 }
 
@@ -324,7 +372,9 @@ fn one_vm(f: &Found<'_>) -> Result<String, String> {
         .module(data(s, "m1", 1, 5_000, "second")?))
     })?;
     vm_count(&r.ours, 1, 0)?;
-    Ok(format!("{}; {}", figures(&r.ours), r.report))
+    let floor =
+        floor(s, &r.ours).ok_or("no floor figures (guest timings or the monitor's own ns)")?;
+    Ok(format!("{}; {floor}; {}", figures(&r.ours), r.report))
 }
 
 /// Two VMs: the second starts only after the first reported init complete.
@@ -681,7 +731,7 @@ fn wedge_expect(monitor: Monitor, vms: usize, last_line: &str) -> Expect {
     let mut e = scenario_expect();
     match monitor {
         Monitor::Ours => e.required = vec![format!("resourcemon: served: vm {vms}:")],
-        Monitor::Original => {
+        Monitor::Original | Monitor::OriginalPerf => {
             e.successes = 0;
             e.required = vec![last_line.to_string(); vms];
         }
@@ -1462,6 +1512,60 @@ fn run_vms(
     Ok((out, tsc))
 }
 
+/// The floor: for page faults, request_pages and the null RPC
+/// (tid_to_space_id), the round trip the first guest
+/// measured beside the monitor's own part of it (its `served: own ns`
+/// line), recorded for the suite's floor table; None without both.
+fn floor(scenario: &str, out: &qemu::RunOutcome) -> Option<String> {
+    let first = |v: Vec<(u64, u64)>| v.first().map(|(_, ns)| *ns);
+    let guest = [
+        (
+            "page fault",
+            first(guest_figures(&out.lines, "touched")),
+            "faults",
+        ),
+        (
+            "request_pages",
+            first(guest_figures(&out.lines, "requested")),
+            "request_pages",
+        ),
+        (
+            "null RPC",
+            first(guest_baselines(&out.lines)),
+            "tid_to_space_id",
+        ),
+    ];
+    let rows: Vec<tests::Floor> = guest
+        .iter()
+        .filter_map(|(kind, g, own)| {
+            Some(tests::Floor {
+                kind,
+                guest_ns: (*g)?,
+                own_ns: tests::monitor_own_ns(out.monitor_lines(), own)?,
+            })
+        })
+        .collect();
+    if rows.len() != guest.len() {
+        return None;
+    }
+    tests::record_floor(scenario, &rows);
+    let null = rows[2].guest_ns.max(1) as f64;
+    let text: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} ns, of which the monitor's own {} ns ({:.0} %; {:.2}x the null RPC's round trip)",
+                r.kind,
+                r.guest_ns,
+                r.own_ns,
+                100.0 * r.own_ns as f64 / r.guest_ns.max(1) as f64,
+                r.own_ns as f64 / null
+            )
+        })
+        .collect();
+    Some(format!("floor: {}", text.join("; ")))
+}
+
 /// Page-fault and request_pages times, each also as a ratio to the null
 /// RPC the same guest measured in the same run (the baseline).
 fn figures(out: &qemu::RunOutcome) -> String {
@@ -1776,6 +1880,28 @@ fn main() {
                 f.ours,
                 f.original,
                 f.ratio()
+            );
+        }
+    }
+    let floor = tests::recorded_floor();
+    if !floor.is_empty() {
+        println!(
+            "the monitor's floor (ours; virtual ns; own = receive to reply inside the monitor):"
+        );
+        println!("    | scenario | request | guest round trip | monitor's own | own share | own / null RPC round trip |");
+        println!("    | --- | --- | --- | --- | --- | --- |");
+        for (scenario, r) in &floor {
+            let null = floor
+                .iter()
+                .find(|(s, n)| s == scenario && n.kind == "null RPC")
+                .map_or(1, |(_, n)| n.guest_ns.max(1));
+            println!(
+                "    | {scenario} | {} | {} | {} | {:.2} | {:.2} |",
+                r.kind,
+                r.guest_ns,
+                r.own_ns,
+                r.own_ns as f64 / r.guest_ns.max(1) as f64,
+                r.own_ns as f64 / null as f64
             );
         }
     }
