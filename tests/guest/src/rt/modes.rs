@@ -851,7 +851,7 @@ pub fn fuzz<W: Write>(
 /// Soak requests per victim round.
 const VICTIM_ROUND: u32 = 70;
 /// How long the victim waits for a "storm over" message between rounds.
-const VICTIM_WAIT_US: u64 = 20_000;
+const VICTIM_WAIT_US: u64 = 200_000;
 /// Rounds after which the victim stops waiting.
 const VICTIM_MAX_ROUNDS: u32 = 50_000;
 
