@@ -18,8 +18,12 @@ pub const MAX_CMDLINE: usize = 511;
 pub const MAX_CPUS: u32 = 16;
 /// VCPUs the shared page has room for (`vcpus=` is unbounded upstream).
 pub const MAX_VCPUS: u32 = 32;
-/// Guest VMs over the whole run: 16 slots, slot 0 is the monitor (vm.h `MAX_VM`).
-pub const MAX_VMS: u32 = 15;
+/// Guest VMs over the whole run when the machine is not known: what ia32
+/// Pistachio's thread-number space holds (KIP ThreadInfo t = 17 bits:
+/// (2^17 − (UserBase 48 + 2)) / 4096 = 31 ranges of 4,096, the first the
+/// monitor's). The monitor plans with the count its kernel's KIP gives
+/// ([`PlanConfig::vm_slots`]); the original stops at 15.
+pub const MAX_VMS: u32 = 30;
 /// Modules kickstart passes at most (`MAX_MBI_MODULES`, anchors §7.8); the
 /// planner looks at no more than this many inputs.
 pub const MAX_INPUT_MODULES: usize = 32;
@@ -88,6 +92,9 @@ pub struct PlanConfig {
     /// Length of the `ip=grubdhcp` replacement text (see
     /// [`crate::monitor::Dhcp::replacement`]); counted in the line limit.
     pub dhcp_len: Option<usize>,
+    /// Guest VM slots the kernel's thread-number space holds (from the
+    /// KIP's ThreadInfo); [`MAX_VMS`] when not known.
+    pub vm_slots: Option<u32>,
 }
 
 /// Why a group cannot be started.
@@ -153,12 +160,14 @@ pub enum GroupErrorKind<'a> {
         /// The group that installs it.
         by_group: usize,
     },
-    /// More than [`MAX_VMS`] VM instances in total.
+    /// More VM instances in total than there are VM slots.
     TooManyVms {
         /// Instances started before this group.
         before: u32,
         /// Instances this group asks for.
         instances: u32,
+        /// The VM slots there are ([`PlanConfig::vm_slots`], else [`MAX_VMS`]).
+        slots: u32,
     },
 }
 
@@ -204,8 +213,8 @@ impl fmt::Display for GroupError<'_> {
                 f,
                 "this ELF module is installed into vm {by_group}, which has no `vmstart`, so the original would also start it as the next VM; expected `vmstart` on every VM's first module"
             ),
-            GroupErrorKind::TooManyVms { before, instances } => {
-                write!(f, "{instances} more VM instance(s) after {before}; at most {MAX_VMS} guest VMs exist")
+            GroupErrorKind::TooManyVms { before, instances, slots } => {
+                write!(f, "{instances} more VM instance(s) after {before}; at most {slots} guest VMs exist (the kernel's thread-number space)")
             }
         }
     }
@@ -365,6 +374,7 @@ pub fn plan<'a>(modules: &[ModuleInput<'a>]) -> BootPlan<'a> {
 /// checks every group against the limits. Never panics, never allocates.
 pub fn plan_with<'a>(modules: &[ModuleInput<'a>], cfg: &PlanConfig) -> BootPlan<'a> {
     let n = modules.len().min(MAX_INPUT_MODULES);
+    let slots = cfg.vm_slots.unwrap_or(MAX_VMS);
     let mut out = BootPlan {
         groups: heapless::Vec::new(),
         ignored_modules: modules.len() - n,
@@ -393,7 +403,7 @@ pub fn plan_with<'a>(modules: &[ModuleInput<'a>], cfg: &PlanConfig) -> BootPlan<
                         by_group: prev_group,
                     },
                 });
-            } else if vms + p.instances > MAX_VMS {
+            } else if vms + p.instances > slots {
                 r = Err(GroupError {
                     group,
                     module: current,
@@ -401,6 +411,7 @@ pub fn plan_with<'a>(modules: &[ModuleInput<'a>], cfg: &PlanConfig) -> BootPlan<
                     kind: GroupErrorKind::TooManyVms {
                         before: vms,
                         instances: p.instances,
+                        slots,
                     },
                 });
             } else {
@@ -783,7 +794,7 @@ mod tests {
             &[e("/w pcpus=17")],
             &PlanConfig {
                 cpus: Some(4),
-                dhcp_len: None,
+                ..PlanConfig::default()
             },
         );
         assert_eq!(ok(&p, 0).pcpus, 4);
@@ -806,8 +817,8 @@ mod tests {
         // With the DHCP substitution length known.
         let kline = std::format!("/k ip=grubdhcp {}", "y".repeat(480));
         let cfg = PlanConfig {
-            cpus: None,
             dhcp_len: Some(40),
+            ..PlanConfig::default()
         };
         assert!(plan(&[e("/w vmstart"), m(&kline)]).is_ok());
         assert!(!plan_with(&[e("/w vmstart"), m(&kline)], &cfg).is_ok());
@@ -846,17 +857,35 @@ mod tests {
             "the original's counter is never reset"
         );
         assert_eq!(ok(&p, 2).original_instances, 2);
-        let p = plan(&[
+        let groups = [
             e("/a vmstart clones=10"),
             e("/b vmstart clones=5"),
             e("/c vmstart clones=1"),
-        ]);
+        ];
+        // The original's 15 slots.
+        let cfg = PlanConfig {
+            vm_slots: Some(15),
+            ..PlanConfig::default()
+        };
+        let p = plan_with(&groups, &cfg);
         assert!(p.groups()[1].is_ok());
         assert_eq!(
             err(&p, 2).kind,
             GroupErrorKind::TooManyVms {
                 before: 15,
-                instances: 1
+                instances: 1,
+                slots: 15
+            }
+        );
+        // Unknown machine: ia32 Pistachio's 30.
+        assert!(plan(&groups).groups().iter().all(|g| g.is_ok()));
+        let p = plan(&[e("/a vmstart clones=20"), e("/b vmstart clones=11")]);
+        assert_eq!(
+            err(&p, 1).kind,
+            GroupErrorKind::TooManyVms {
+                before: 20,
+                instances: 11,
+                slots: 30
             }
         );
     }

@@ -361,7 +361,7 @@ pub fn check_entry(e: &Entry, machine: &Machine) -> Report {
     }
     let cfg = PlanConfig {
         cpus: machine.cpus,
-        dhcp_len: None,
+        ..PlanConfig::default()
     };
     let plan = plan_with(&inputs, &cfg);
     let mut lines = Vec::new();
