@@ -79,6 +79,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("scale-1", ORIGINAL, |f| scale(f, 1)),
     scenario!("scale-4", ORIGINAL, |f| scale(f, 4)),
     scenario!("scale-15", ORIGINAL, |f| scale(f, 15)),
+    scenario!("every-slot", PISTACHIO_ONLY, every_slot),
     scenario!("size-16m", ORIGINAL, |f| size_scale(f, 16, 4)),
     scenario!("size-64m", ORIGINAL, |f| size_scale(f, 64, 4)),
     scenario!("size-256m", ORIGINAL, |f| size_scale(f, 256, 2)),
@@ -694,6 +695,79 @@ fn size_scale(f: &Found<'_>, mib: u32, n: u32) -> Result<String, String> {
     })?;
     vm_count(&r.ours, n as u64, 0)?;
     Ok(format!("{n} VMs of {mib} MB; {}", r.report))
+}
+
+/// Every VM slot the kernel's thread-number space holds (issue 13): the
+/// monitor reads the count from the KIP (ia32 Pistachio: 17 thread-number
+/// bits, 30 VM ranges of 4,096 after its own; the original stops at 15).
+/// 30 VMs of 16 MB (`clones=`, as kickstart passes at most 32 modules)
+/// start in order and pass; one VM more is refused with the reason; the
+/// time per VM is the same at 15 and at 30, and the monitor's heap use
+/// after the last VM equals its use after boot.
+fn every_slot(f: &Found<'_>) -> Result<String, String> {
+    let p = f.pistachio;
+    let mut boot = standard_boot(p, "")
+        .module(guest(
+            "vmstart clones=30 vmsize=16M wedgeinstall=8M name=s touch=16 request=4",
+        ))
+        .module(guest("vmstart vmsize=16M wedgeinstall=8M name=extra"));
+    boot.memory_mib = 1024;
+    let mut expect = scenario_expect();
+    expect.required = vec!["resourcemon: served: heap used=".into()];
+    expect.hard_timeout = std::time::Duration::from_secs(1200);
+    let out = run_boot("every-slot", &boot, expect)?;
+    let slots = out
+        .monitor_lines()
+        .find(|l| l.starts_with("vm slots: "))
+        .ok_or("no `vm slots:` line")?;
+    if !slots.starts_with("vm slots: 30 ") {
+        return Err(format!("want 30 VM slots from the KIP, got {slots:?}"));
+    }
+    let refused = out
+        .monitor_lines()
+        .find(|l| l.contains("at most 30 guest VMs exist"))
+        .ok_or("the 31st VM was not refused with the slot count")?
+        .to_string();
+    let passes = guest_passes(&out.lines);
+    if passes.len() != 30 || passes.iter().any(|p| p != "s") {
+        return Err(format!("{} guest passes, want 30 of `s`", passes.len()));
+    }
+    let (started, _, _) = vm_summary(out.monitor_lines()).ok_or("no `vms:` summary line")?;
+    if started != 30 {
+        return Err(format!("monitor summary started={started}, want 30"));
+    }
+    let records = compare::guest_records(&out.lines);
+    let entries: Vec<u64> = records.iter().filter_map(|g| g.entry_tsc).collect();
+    if entries.len() != 30 || entries.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("VM entries not in start order: {entries:?}"));
+    }
+    let per_vm = |n: usize| (entries[n - 1] - entries[0]) / (n as u64 - 1);
+    let (at15, at30) = (per_vm(15), per_vm(30));
+    let growth = at30 as f64 / at15 as f64;
+    if !(0.8..1.25).contains(&growth) {
+        return Err(format!(
+            "time per VM not linear: {at15} ns per VM up to 15, {at30} up to 30"
+        ));
+    }
+    let start = monitor_value(out.monitor_lines(), "boot complete", "used")
+        .ok_or("no heap use after boot")?;
+    let end = monitor_value(
+        out.monitor_lines()
+            .filter(|l| l.starts_with("served: heap"))
+            .last()
+            .into_iter(),
+        "served: heap",
+        "used",
+    )
+    .ok_or("no heap use in the idle report")?;
+    if end != start {
+        return Err(format!(
+            "heap use went from {start} to {end} bytes over 30 VMs"
+        ));
+    }
+    Ok(format!(
+        "{slots}; 30 VMs passed in order; {at15} ns per VM (entry to entry) over the first 15, {at30} over all 30 ({growth:.3}x); heap used {start} after boot and after the last VM; refused: {refused:?}"
+    ))
 }
 
 /// The monitor's summary must say `started` VMs started and `failed`

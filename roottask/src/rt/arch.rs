@@ -7,7 +7,7 @@
 use core::arch::global_asm;
 
 /// Size of the boot stack.
-pub const STACK_BYTES: usize = 64 * 1024;
+pub const STACK_BYTES: usize = 256 * 1024;
 
 #[repr(C, align(16))]
 pub struct Stack([u8; STACK_BYTES]);

@@ -227,9 +227,20 @@ fn boot() -> Result<VmStarter, BootError> {
         .collect();
     // Planned with the machine's CPU count (`pcpus=` is clamped to it,
     // §2.3) and the length of the DHCP text (counted in the line limit).
+    // VM slots: what the kernel's thread-number space holds (KIP ThreadInfo).
+    let spaces = ThreadSpaces::from_user_base(kip.thread_info().user_base)
+        .with_number_bits(kip.thread_info().bits);
+    println!(
+        "vm slots: {} (ranges of {} thread numbers from {} below 2^{})",
+        spaces.vm_slots(),
+        roottask::vm::threads::THREAD_SPACE_SIZE,
+        spaces.base(),
+        kip.thread_info().bits
+    );
     let cfg = kickstart_config::plan::PlanConfig {
         cpus: Some(kip.processors()),
         dhcp_len: dhcp.as_ref().map(|d| d.replacement().len()),
+        vm_slots: Some(spaces.vm_slots() as u32),
     };
     let plan = Box::new(kickstart_config::plan::plan_with(&inputs, &cfg));
     println!(
@@ -254,7 +265,6 @@ fn boot() -> Result<VmStarter, BootError> {
         panic!("selftest=panic on the monitor's command line");
     }
     let descs: Vec<MemoryDesc> = kip.memory_descs().collect();
-    let spaces = ThreadSpaces::from_user_base(kip.thread_info().user_base);
     let mut starter = VmStarter::new(
         modules,
         plan,

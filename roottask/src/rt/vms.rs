@@ -66,7 +66,9 @@ enum StartError {
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartError::NoSlot => write!(f, "all {} VM slots are in use", MAX_VM - 1),
+            StartError::NoSlot => {
+                f.write_str("every VM slot of the kernel's thread-number space is in use")
+            }
             StartError::NotReceived(r) => {
                 write!(
                     f,
@@ -158,7 +160,7 @@ impl VmStarter {
     }
 
     fn start(&mut self, monitor: &mut Monitor<Ia32>, group: usize) -> Result<usize, DisplayBox> {
-        let slot = (1..MAX_VM)
+        let slot = (1..=self.spaces.vm_slots())
             .find(|&s| monitor.vms[s].is_none() && self.blocks[s].is_none())
             .ok_or(DisplayBox::Start(StartError::NoSlot))?;
         let Some(Ok(plan)) = self.plan.groups().get(group) else {

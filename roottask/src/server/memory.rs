@@ -127,6 +127,9 @@ impl<P: Platform> Monitor<P> {
     /// Slot `space_id`'s host range (§7.6): a VM's block, the monitor's own
     /// block for slot 0, (0, 0) for an unused slot; None beyond the slots.
     pub(super) fn space_phys_range(&self, space_id: Word) -> Option<(Word, Word)> {
+        if space_id as usize > self.spaces.vm_slots() {
+            return None;
+        }
         match self.vms.get(space_id as usize)? {
             _ if space_id == 0 => Some(self.monitor_block),
             Some(vm) => Some((vm.layout.haddr_base as Word, vm.layout.size)),

@@ -678,10 +678,15 @@ fn space_ranges_include_the_monitors_own_block() {
         Ok((0, 0))
     );
     assert_eq!(
+        iresourcemon::Server::get_space_phys_range(&mut m, tid(1, 0), 16),
+        Ok((0, 0)),
+        "slot 16 exists (62 VM slots with 18 thread-number bits)"
+    );
+    assert_eq!(
         x(iresourcemon::Server::get_space_phys_range(
             &mut m,
             tid(1, 0),
-            16
+            63
         )),
         RmX::UnknownClient
     );

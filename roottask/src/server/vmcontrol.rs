@@ -177,7 +177,7 @@ impl<P: Platform> Monitor<P> {
         self.stats.requests += 1;
         let slot = self.vm_of(caller, op, ivmcontrol::Exception::UnknownClient.into())?;
         let space = space_id as usize;
-        if space >= MAX_VM || !self.may_inspect(slot, space) {
+        if space >= MAX_VM || space > self.spaces.vm_slots() || !self.may_inspect(slot, space) {
             return Err(self.refuse(
                 slot,
                 ivmcontrol::Exception::NoPermission.into(),

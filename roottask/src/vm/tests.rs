@@ -259,7 +259,7 @@ fn four_vms_take_successive_blocks() {
         BuildErrorKind::Slot
     ));
     assert!(matches!(
-        build(&mods, &fx, 16, &[]).unwrap_err().kind,
+        build(&mods, &fx, 63, &[]).unwrap_err().kind,
         BuildErrorKind::Slot
     ));
 }

@@ -6,8 +6,13 @@ use l4_sys::ThreadId;
 
 /// Thread numbers per VM slot (`THREAD_SPACE_SIZE`, vm.h).
 pub const THREAD_SPACE_SIZE: u32 = 4096;
-/// VM slots: slot 0 is the monitor, slots 1..=15 are guests (`MAX_VM`).
-pub const MAX_VM: usize = 16;
+/// VM slots the monitor's tables have room for: slot 0 is the monitor,
+/// the rest guests. 64 ranges of 4,096 fill an 18-bit thread-number space
+/// (the most any ia32 or amd64 Pistachio publishes); how many a kernel
+/// really has comes from its KIP ([`ThreadSpaces::with_number_bits`]:
+/// 31 on ia32 Pistachio, whose ThreadInfo says 17 bits). The original
+/// has 16.
+pub const MAX_VM: usize = 64;
 /// Version of a VM's first thread and of the monitor's helper threads (§6.1).
 pub const FIRST_THREAD_VERSION: u32 = 2;
 /// Version of the monitor's main thread (the root task, created by the kernel).
@@ -52,12 +57,42 @@ pub enum Caller {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ThreadSpaces {
     base: u32,
+    /// Valid thread-number bits (KIP ThreadInfo t), at most
+    /// [`THREAD_NUMBER_BITS`].
+    bits: u32,
 }
 
 impl ThreadSpaces {
     /// Spaces based at the root task's thread number (`tid_space_t::init`).
     pub const fn new(base_tid: u32) -> ThreadSpaces {
-        ThreadSpaces { base: base_tid }
+        ThreadSpaces {
+            base: base_tid,
+            bits: THREAD_NUMBER_BITS,
+        }
+    }
+
+    /// The same spaces on a kernel with `bits` valid thread-number bits
+    /// (KIP ThreadInfo t): numbers at or above 2^bits alias lower ones in
+    /// the kernel's TCB array, so no range may reach them.
+    pub const fn with_number_bits(self, bits: u32) -> ThreadSpaces {
+        ThreadSpaces {
+            bits: if bits < THREAD_NUMBER_BITS {
+                bits
+            } else {
+                THREAD_NUMBER_BITS
+            },
+            ..self
+        }
+    }
+
+    /// Guest VM slots this kernel's thread-number space holds (slots
+    /// `1..=vm_slots()`), at most `MAX_VM - 1`.
+    pub const fn vm_slots(&self) -> usize {
+        let mut n = 0;
+        while n + 1 < MAX_VM && self.range(n + 1).is_some() {
+            n += 1;
+        }
+        n
     }
 
     /// Spaces for a KIP's ThreadIdUserBase: base = UserBase + 2.
@@ -84,7 +119,7 @@ impl ThreadSpaces {
         }
         let start = self.base as u64 + THREAD_SPACE_SIZE as u64 * slot as u64;
         let end = start + THREAD_SPACE_SIZE as u64;
-        if end > 1 << THREAD_NUMBER_BITS {
+        if end > 1 << self.bits {
             return None;
         }
         Some(start as u32..end as u32)
@@ -142,10 +177,29 @@ mod tests {
         assert_eq!(first.0, 0x40C_8002);
         assert_eq!(t.range(1), Some(4146..8242));
         assert_eq!(t.range(15).unwrap().end, 50 + 16 * 4096);
-        assert_eq!(t.range(16), None);
-        assert_eq!(t.first_thread(16), None);
-        // A base so high that slot 15 does not fit a global id.
+        // A base so high that slot 1 does not fit a global id.
         assert_eq!(ThreadSpaces::new((1 << 18) - 4096).range(1), None);
+    }
+
+    #[test]
+    fn vm_slots_follow_the_kips_thread_number_bits() {
+        // 18 bits (the most a global id holds): 62 VM ranges after the
+        // monitor's; slot 63 would end past 2^18.
+        let t18 = ThreadSpaces::from_user_base(48);
+        assert_eq!(t18.vm_slots(), 62);
+        assert_eq!(t18.range(62).unwrap().end, 50 + 63 * 4096);
+        assert_eq!(t18.range(63), None);
+        // ia32 Pistachio's KIP: 17 bits, 30 VM ranges; slot 31 would reach
+        // numbers that alias the monitor's in the kernel's TCB array.
+        let t17 = t18.with_number_bits(17);
+        assert_eq!(t17.vm_slots(), 30);
+        assert!(t17.range(30).unwrap().end <= 1 << 17);
+        assert_eq!(t17.range(31), None);
+        assert_eq!(t17.first_thread(31), None);
+        // More bits than a global id has change nothing; the original's 16
+        // slots are what 16 bits give with this base.
+        assert_eq!(t18.with_number_bits(30), t18);
+        assert_eq!(t18.with_number_bits(16).vm_slots(), 14);
     }
 
     #[test]
@@ -157,9 +211,9 @@ mod tests {
         // The version is ignored; the last number of slot 2 still maps.
         assert_eq!(t.tid_to_vm(g(4146, 77), alloc), Some(1));
         assert_eq!(t.tid_to_vm(g(50 + 3 * 4096 - 1, 1), alloc), Some(2));
-        // Unallocated slot 3, slot 16, numbers below the base, local ids.
+        // Unallocated slot 3, slot 64, numbers below the base, local ids.
         assert_eq!(t.tid_to_vm(g(50 + 3 * 4096, 2), alloc), None);
-        assert_eq!(t.tid_to_vm(g(50 + 16 * 4096, 2), |_| true), None);
+        assert_eq!(t.tid_to_vm(g(50 + 64 * 4096, 2), |_| true), None);
         assert_eq!(t.tid_to_vm(g(49, 1), |_| true), None);
         assert_eq!(t.tid_to_vm(ThreadId(0xbf00_0100), |_| true), None);
         assert_eq!(t.classify(ThreadId(0xbf00_0100), alloc), Caller::Monitor);
