@@ -267,6 +267,19 @@ pub fn figures(ours: &[GuestRecord], original: &[GuestRecord]) -> Vec<Figure> {
         span(ours),
         span(original),
     );
+    // What one more VM costs: entry to entry, averaged over the VMs after
+    // the first (its creation and the previous VM's run to init complete).
+    let per_vm = |g: &[GuestRecord]| {
+        let n = g.len() as u64;
+        let first = g.first()?.entry_tsc?;
+        let last = g.last()?.entry_tsc?;
+        (n > 1).then(|| last.saturating_sub(first) / (n - 1))
+    };
+    push(
+        format!("ns per further vm (entry to entry, {} vms)", ours.len()),
+        per_vm(ours),
+        per_vm(original),
+    );
     out
 }
 
