@@ -14,6 +14,7 @@ extern crate std;
 pub mod bootlog;
 pub mod console_input;
 pub mod console_mux;
+pub mod fresh;
 #[allow(missing_docs, clippy::all)]
 /// The IPC interface generated from `idl/resourcemon.idl` (server side).
 pub mod ipc {

@@ -114,6 +114,7 @@ impl Platform for KernelModel {
     fn scratch_page(&mut self) -> Option<u64> {
         Some(0x4000_0000)
     }
+    fn zero_frame(&mut self, _: u64) {}
 }
 
 /// The VM in `slot` as the fuzzing guest sees itself.

@@ -56,6 +56,7 @@ impl Platform for Machine {
     fn scratch_page(&mut self) -> Option<u64> {
         Some(0x4000_0000)
     }
+    fn zero_frame(&mut self, _: u64) {}
 }
 
 const UB: u32 = 48;

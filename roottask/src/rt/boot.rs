@@ -13,6 +13,7 @@ use l4_sys::ia32::{self, kdb};
 use l4_sys::kip::MemoryDesc;
 use l4_sys::{Fpage, Rights, ThreadId, WORD_BYTES};
 use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
+use roottask::fresh::FreshFrames;
 use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
 use roottask::server::devices::place_remap_window;
 use roottask::server::{Monitor, RemapSlot, RemapWindow, REMAP_SLOTS, REMAP_WINDOW_BYTES};
@@ -30,9 +31,11 @@ pub extern "C" fn rust_start() -> ! {
         Err(e) => fail(format_args!("{e}")),
     };
     let remap = remap_window(&mut starter);
+    let fresh = fresh_frames(&starter);
     let (used, size) = super::heap::usage();
     println!("boot complete; heap used={used} of {size}; starting VMs");
     let mut monitor = Monitor::new(Ia32, starter.spaces, starter.irq_lines, remap);
+    monitor.fresh = fresh;
     let own = roottask::vm::placement::monitor_block(starter.image_end);
     monitor.monitor_block = (own.base as idl::Word, own.size as idl::Word);
     super::uart::init();
@@ -276,6 +279,29 @@ fn boot() -> Result<VmStarter, BootError> {
     starter.irq_lines = kip.thread_info().system_base;
     starter.dhcp = dhcp;
     Ok(starter)
+}
+
+/// The fresh-frame map (`roottask::fresh`) over the memory VMs can get:
+/// from the lowest to the highest byte received from sigma0 and not used
+/// by the monitor, one bit per 4 KB frame, allocated once (so the heap
+/// does not grow per VM). Without room for it the map is empty and every
+/// VM block is zeroed whole at creation, as upstream.
+fn fresh_frames(starter: &VmStarter) -> FreshFrames<'static> {
+    let regions = starter.tally.regions();
+    let lo = regions.iter().map(|r| r.base).min().unwrap_or(0);
+    let hi = regions.iter().map(|r| r.end()).max().unwrap_or(0);
+    let words = FreshFrames::words_for(hi.saturating_sub(lo));
+    let mut bits = Vec::new();
+    if words == 0 || bits.try_reserve_exact(words).is_err() {
+        println!("fresh frames: no map; VM blocks are zeroed whole at creation");
+        return FreshFrames::default();
+    }
+    bits.resize(words, 0u64);
+    println!(
+        "fresh frames: map of [{lo:#x}, {hi:#x}) ({} KB); VM memory is zeroed when first exposed",
+        words * 8 / 1024
+    );
+    FreshFrames::new(lo, Box::leak(bits.into_boxed_slice()))
 }
 
 /// Map the boot-info pages from sigma0 (boot-loader regions are not served

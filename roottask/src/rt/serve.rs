@@ -126,6 +126,13 @@ impl Platform for Ia32 {
     fn scratch_page(&mut self) -> Option<u64> {
         super::heap::zeroed_page().map(|p| p as u64)
     }
+
+    fn zero_frame(&mut self, haddr: u64) {
+        // SAFETY: a fresh frame is VM memory the monitor holds 1:1 from
+        // sigma0 (`roottask::fresh` covers only memory received for VMs),
+        // and no guest has it mapped yet.
+        unsafe { super::arch::phys_bytes_mut(haddr as usize, 4096) }.fill(0);
+    }
 }
 
 /// Reply without blocking; wait for the next request for at most `receive`.

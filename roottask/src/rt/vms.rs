@@ -16,6 +16,7 @@ use kickstart_config::plan::BootPlan;
 use l4_sys::ia32::{self, utcb};
 use l4_sys::kip::MemoryDesc;
 use l4_sys::{KernelError, MsgTag, ThreadId, Time, Timeouts};
+use roottask::fresh::{FreshFrames, LazyBlock};
 use roottask::memory::{MemoryTally, Region};
 use roottask::server::{Device, Monitor, VmEntry};
 use roottask::vm::placement::HostMemory;
@@ -199,7 +200,8 @@ impl VmStarter {
             build.start_sp,
             build.first_thread
         );
-        self.load(&build).map_err(DisplayBox::Start)?;
+        self.load(&build, &mut monitor.fresh)
+            .map_err(DisplayBox::Start)?;
         create_and_start(&build, self.spaces.monitor_tid()).map_err(DisplayBox::Start)?;
         let devices: Vec<Device> = build
             .shared
@@ -221,13 +223,28 @@ impl VmStarter {
         Ok(slot)
     }
 
-    /// Zero the block, copy segments and modules, fill the shared page.
-    fn load(&self, b: &VmBuild) -> Result<(), StartError> {
+    /// Mark the block's frames fresh (zeroed when first exposed,
+    /// `roottask::fresh`), copy segments and modules, fill the shared page;
+    /// a block outside the fresh-frame map is zeroed whole, as upstream.
+    fn load(&self, b: &VmBuild, fresh: &mut FreshFrames<'static>) -> Result<(), StartError> {
         // SAFETY: `take_exact` removed the block from the tally, so nothing
         // else uses it; sigma0 mapped it to us 1:1 read-write; the heap was
         // taken from the tally before, so it cannot overlap.
         let block = unsafe { arch::phys_bytes_mut(b.block.base as usize, b.block.size as usize) };
-        b.load_into(block, &self.modules).map_err(StartError::Load)
+        let (base, size) = (b.block.base, b.block.size);
+        fresh.mark(base, size);
+        let covered = fresh.is_fresh(base) && fresh.is_fresh(base + size - 4096);
+        if !covered {
+            fresh.take(base, size, |_| {});
+            return b.load_into(block, &self.modules).map_err(StartError::Load);
+        }
+        let mut lazy = LazyBlock {
+            block,
+            haddr: base,
+            fresh,
+        };
+        b.load_with(&mut lazy, &self.modules)
+            .map_err(StartError::Load)
     }
 }
 

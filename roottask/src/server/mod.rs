@@ -121,6 +121,9 @@ pub trait Platform {
     /// monitor address), for a VM's stand-in device page; None when out of
     /// memory. Never freed: one per VM at most.
     fn scratch_page(&mut self) -> Option<u64>;
+    /// Zero the 4 KB host frame at `haddr` (a fresh frame of VM memory
+    /// about to be exposed, `crate::fresh`).
+    fn zero_frame(&mut self, haddr: u64);
 }
 
 /// One entry of a VM's device list (§5.4): `[low, high]`, inclusive.
@@ -253,6 +256,9 @@ pub struct Monitor<P: Platform> {
     /// Console input: focus, per-VM queues, drop counters.
     pub input: crate::console_input::ConsoleInput,
     logged_refusals: [u32; MAX_VM],
+    /// VM memory not yet zeroed (`crate::fresh`); empty: everything was
+    /// zeroed eagerly.
+    pub fresh: crate::fresh::FreshFrames<'static>,
 }
 
 /// Refusals logged per VM before the log goes quiet.
@@ -287,6 +293,37 @@ impl<P: Platform> Monitor<P> {
             served: crate::served::Served::default(),
             input: crate::console_input::ConsoleInput::new(),
             logged_refusals: [0; MAX_VM],
+            fresh: crate::fresh::FreshFrames::default(),
+        }
+    }
+
+    /// Zero every fresh frame in `[haddr, haddr + len)` (`crate::fresh`)
+    /// before it is exposed.
+    pub fn prepare(&mut self, haddr: u64, len: u64) {
+        let platform = &mut self.platform;
+        self.fresh.take(haddr, len, |frame| platform.zero_frame(frame));
+    }
+
+    /// The one place every reply's memory passes: the frames of each map
+    /// item's fpage and each string item's bytes are zeroed if fresh, so
+    /// no reply exposes memory a guest did not write (whatever operation
+    /// produced it: page fault, request_pages, device pages of own RAM,
+    /// client pages, get_space_block).
+    fn prepare_items(&mut self, msg: &idl::Message) {
+        let tag = msg.tag();
+        let (u, t) = (tag.untyped(), tag.typed());
+        let mut i = u + 1;
+        while i + 1 <= u + t && i + 1 < msg.mr.len() {
+            let (a, b) = (msg.mr[i], msg.mr[i + 1]);
+            if let Some(item) = MapItem::decode(a, b) {
+                if !item.fpage.is_nil() {
+                    let size = 1u64 << item.fpage.size_log2().min(32);
+                    self.prepare(u64::from(item.fpage.base()), size);
+                }
+            } else if let Some(s) = idl::StringItem::decode(a, b) {
+                self.prepare(u64::from(s.addr), u64::from(s.len));
+            }
+            i += 2;
         }
     }
 
@@ -530,5 +567,8 @@ pub fn dispatch<P: Platform>(
     let refused = monitor.stats.refused != refused_before;
     let op = crate::served::Op::from_label(u64::from(label));
     monitor.served.record(slot, op, refused);
+    if reply.must_send() {
+        monitor.prepare_items(msg);
+    }
     reply
 }

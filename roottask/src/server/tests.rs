@@ -21,6 +21,8 @@ struct Fake {
     device_maps: Vec<(Word, Word)>,
     refuse_device: bool,
     scratch_pages: u32,
+    /// Frames zeroed for first exposure, in order.
+    zeroed: Vec<u64>,
     /// Every Schedule call: (dest, processor, priority).
     schedules: Vec<[Word; 3]>,
     /// How many of the next Schedule calls the "kernel" refuses.
@@ -100,6 +102,9 @@ impl Platform for Fake {
     fn scratch_page(&mut self) -> Option<u64> {
         self.scratch_pages += 1;
         Some(0x4000_0000 + 4096 * u64::from(self.scratch_pages))
+    }
+    fn zero_frame(&mut self, haddr: u64) {
+        self.zeroed.push(haddr);
     }
 }
 
@@ -944,4 +949,49 @@ fn deleting_a_handler_releases_its_interrupts_first() {
     );
     assert_eq!(m.platform.thread_controls, [[other.0, 0, 0, 0]]);
     assert_eq!(m.deassociate_interrupt(tid(1, 0), irq0), Ok(1));
+}
+
+/// Issue 13: VM memory is zeroed when first exposed. A page fault, a
+/// request_pages of 64 KB, a device page of the VM's own RAM and
+/// get_space_block each zero exactly the fresh frames they expose, once;
+/// memory outside the fresh map (the stand-in page) is never zeroed here.
+#[test]
+fn replies_zero_the_fresh_frames_they_expose_once() {
+    let mut m = monitor();
+    let bits: &'static mut [u64] = std::boxed::Box::leak(std::vec![0u64; 128].into_boxed_slice());
+    // VM 1's and VM 2's blocks: 0x100_0000 and 0x200_0000, 16 MB each.
+    m.fresh = crate::fresh::FreshFrames::new(0x100_0000, bits);
+    m.fresh.mark(0x100_0000, 32 << 20);
+    let vm1 = tid(1, 0);
+    let mut msg = idl::Message::from_words(&[0xffe6_0002, 0x3456, 0x1000]);
+    dispatch(&mut m, vm1, &mut msg);
+    assert_eq!(m.platform.zeroed, [0x100_3000]);
+    // The same page again: nothing to zero.
+    let mut msg = idl::Message::from_words(&[0xffe6_0002, 0x3000, 0x1000]);
+    dispatch(&mut m, vm1, &mut msg);
+    assert_eq!(m.platform.zeroed, [0x100_3000]);
+    m.platform.zeroed.clear();
+    let fp = Fpage::new(0x1_0000, 16, 7).0;
+    let mut msg = idl::Message::from_words(&[0xffa0_0002, fp, 7]);
+    dispatch(&mut m, vm1, &mut msg);
+    let want: Vec<u64> = (0..16).map(|k| 0x101_0000 + k * 4096).collect();
+    assert_eq!(m.platform.zeroed, want);
+    m.platform.zeroed.clear();
+    // VGA memory of a VM without ddos is its own RAM page: zeroed.
+    let fp = Fpage::new(0xb_8000, 12, 7).0;
+    let mut msg = idl::Message::from_words(&[0x0044_0002, fp, 7]);
+    dispatch(&mut m, vm1, &mut msg);
+    assert_eq!(m.platform.zeroed, [0x10b_8000]);
+    m.platform.zeroed.clear();
+    // Above the VM's memory: the stand-in page, not VM memory.
+    let fp = Fpage::new(0xfe00_0000, 12, 7).0;
+    let mut msg = idl::Message::from_words(&[0x0044_0002, fp, 7]);
+    dispatch(&mut m, vm1, &mut msg);
+    assert_eq!(m.platform.zeroed, Vec::<u64>::new());
+    // A ddos VM (2) reading VM 1's memory through get_space_block.
+    let mut msg = idl::Message::from_words(&[0x0204_0003, 1, 0x20_0000, 8192]);
+    let reply = dispatch(&mut m, tid(2, 0), &mut msg);
+    assert!(reply.must_send(), "{reply:?}");
+    assert_eq!(m.platform.zeroed, [0x120_0000, 0x120_1000]);
+    assert_eq!(m.fresh.count(), 8192 - 1 - 16 - 1 - 2);
 }

@@ -177,6 +177,33 @@ pub enum Op {
     },
 }
 
+/// Memory a VM is loaded into: a plain byte slice, or a block whose frames
+/// are zeroed on first write (`crate::fresh::LazyBlock`); [`Bytes`] for a
+/// plain slice.
+pub trait Memory {
+    /// Bytes.
+    fn len(&self) -> usize;
+    /// Write `bytes` at `at` (in range: the caller checked).
+    fn write(&mut self, at: usize, bytes: &[u8]);
+    /// Make `[at, at + len)` read as zeros (in range).
+    fn zero(&mut self, at: usize, len: usize);
+}
+
+/// A plain byte slice as [`Memory`].
+pub struct Bytes<'a>(pub &'a mut [u8]);
+
+impl Memory for Bytes<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn write(&mut self, at: usize, bytes: &[u8]) {
+        self.0[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    fn zero(&mut self, at: usize, len: usize) {
+        self.0[at..at + len].fill(0);
+    }
+}
+
 /// Operations a build has at most: block zeroing, two per segment, modules.
 pub const MAX_OPS: usize = 1 + 2 * elf::MAX_SEGMENTS + shared::MAX_MODULES;
 
@@ -484,13 +511,27 @@ impl VmBuild {
     /// Every range is checked against `block` and the modules, so a wrong
     /// operation is an error, never a panic or a write outside the VM.
     pub fn load_into(&self, block: &mut [u8], modules: &[BootModule<'_>]) -> Result<(), LoadError> {
-        let range = |at: u32, len: u32| at as usize..(at as usize).saturating_add(len as usize);
+        self.load_with(&mut Bytes(block), modules)
+    }
+
+    /// [`VmBuild::load_into`] on any [`Memory`]: with a
+    /// `crate::fresh::LazyBlock` the block's frames are marked fresh
+    /// instead of zeroed, and only the frames the load writes are zeroed
+    /// (the first operation, zeroing the whole block, then writes nothing).
+    pub fn load_with(
+        &self,
+        block: &mut dyn Memory,
+        modules: &[BootModule<'_>],
+    ) -> Result<(), LoadError> {
+        let fits = |at: u32, len: u32, size: usize| (at as usize).checked_add(len as usize).is_some_and(|end| end <= size);
         for op in self.operations() {
             match op {
-                Op::Zero { dst_gpaddr, len } => block
-                    .get_mut(range(dst_gpaddr, len))
-                    .ok_or(LoadError::Outside(op))?
-                    .fill(0),
+                Op::Zero { dst_gpaddr, len } => {
+                    if !fits(dst_gpaddr, len, block.len()) {
+                        return Err(LoadError::Outside(op));
+                    }
+                    block.zero(dst_gpaddr as usize, len as usize);
+                }
                 Op::Copy {
                     module,
                     src_offset,
@@ -499,22 +540,27 @@ impl VmBuild {
                 } => {
                     let src = modules
                         .get(module)
-                        .and_then(|m| m.bytes.get(range(src_offset, len)))
+                        .and_then(|m| {
+                            let at = src_offset as usize;
+                            m.bytes.get(at..at.checked_add(len as usize)?)
+                        })
                         .ok_or(LoadError::Outside(op))?;
-                    block
-                        .get_mut(range(dst_gpaddr, len))
-                        .ok_or(LoadError::Outside(op))?
-                        .copy_from_slice(src);
+                    if !fits(dst_gpaddr, len, block.len()) {
+                        return Err(LoadError::Outside(op));
+                    }
+                    block.write(dst_gpaddr as usize, src);
                 }
             }
         }
-        let page = block
-            .get_mut(range(self.shared_gpaddr, shared::SHARED_SIZE as u32))
-            .ok_or(LoadError::Outside(Op::Zero {
+        if !fits(self.shared_gpaddr, shared::SHARED_SIZE as u32, block.len()) {
+            return Err(LoadError::Outside(Op::Zero {
                 dst_gpaddr: self.shared_gpaddr,
                 len: shared::SHARED_SIZE as u32,
-            }))?;
-        self.shared.write_into(page).map_err(LoadError::Shared)
+            }));
+        }
+        self.shared
+            .write_at(block, self.shared_gpaddr as usize)
+            .map_err(LoadError::Shared)
     }
 }
 

@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use super::Memory;
+
 use kickstart_config::monitor::GuestCmdline;
 use l4_sys::kip::MemoryDesc;
 
@@ -376,16 +378,33 @@ pub struct SharedInit {
     pub pcpu_count: u32,
 }
 
-fn put(page: &mut [u8], at: usize, v: u32) {
-    page[at..at + 4].copy_from_slice(&v.to_le_bytes());
+fn put(page: &mut dyn Memory, at: usize, v: u32) {
+    page.write(at, &v.to_le_bytes());
 }
 
 /// Writes `s` and a NUL into a 512-byte buffer, clearing the rest.
-fn put_str(page: &mut [u8], at: usize, s: &str) {
-    let buf = &mut page[at..at + CMDLINE_BYTES];
+fn put_str(page: &mut dyn Memory, at: usize, s: &str) {
     let n = s.len().min(CMDLINE_BYTES - 1);
-    buf[..n].copy_from_slice(&s.as_bytes()[..n]);
-    buf[n..].fill(0);
+    page.write(at, &s.as_bytes()[..n]);
+    page.zero(at + n, CMDLINE_BYTES - n);
+}
+
+/// `page` seen from `at` on: the shared page inside a whole VM block.
+struct Within<'m> {
+    mem: &'m mut dyn Memory,
+    at: usize,
+}
+
+impl Memory for Within<'_> {
+    fn len(&self) -> usize {
+        self.mem.len().saturating_sub(self.at)
+    }
+    fn write(&mut self, at: usize, bytes: &[u8]) {
+        self.mem.write(self.at + at, bytes);
+    }
+    fn zero(&mut self, at: usize, len: usize) {
+        self.mem.zero(self.at + at, len);
+    }
 }
 
 impl SharedInit {
@@ -396,10 +415,21 @@ impl SharedInit {
     /// `log_space` of all 16 `cpu[]` entries is zeroed (the original zeroes
     /// its log buffer, load_parms and resources, i.e. all of it).
     pub fn write_into(&self, page: &mut [u8]) -> Result<(), SharedError> {
-        use offset::*;
         if page.len() != SHARED_SIZE {
             return Err(SharedError::PageSize { len: page.len() });
         }
+        self.write_at(&mut super::Bytes(page), 0)
+    }
+
+    /// [`SharedInit::write_into`] on the [`SHARED_SIZE`] bytes at `at` of
+    /// `mem` (a VM block, possibly loaded lazily: see `crate::fresh`).
+    pub fn write_at(&self, mem: &mut dyn Memory, at: usize) -> Result<(), SharedError> {
+        use offset::*;
+        let len = mem.len().saturating_sub(at).min(SHARED_SIZE);
+        if len != SHARED_SIZE {
+            return Err(SharedError::PageSize { len });
+        }
+        let page = &mut Within { mem, at };
         if self.pcpu_count > MAX_CPUS {
             return Err(SharedError::PcpuCount {
                 pcpu_count: self.pcpu_count,
@@ -450,8 +480,7 @@ impl SharedInit {
             if i < self.pcpu_count as usize {
                 put(page, cpu + CPU_TIME_BALLOON, 0);
             }
-            let log = cpu + CPU_LOG_SPACE;
-            page[log..log + LOG_SPACE_SIZE].fill(0);
+            page.zero(cpu + CPU_LOG_SPACE, LOG_SPACE_SIZE);
         }
         Ok(())
     }

@@ -512,3 +512,56 @@ fn a_bad_vm_does_not_disturb_the_next() {
     // Same slot, no block was recorded for the failed VM: same placement.
     assert_eq!(build(&good, &fx, 1, &[]).unwrap().block.base, 0x100_0000);
 }
+
+/// Issue 13: loading with the block's frames fresh (zeroed on first
+/// exposure) gives a guest exactly what the eager load gives: every frame
+/// the load wrote holds the eager result, every frame it left fresh is
+/// all zeros in the eager result, and most of the block is never written.
+#[test]
+fn a_lazy_load_exposes_exactly_what_the_eager_load_writes() {
+    use crate::fresh::{FreshFrames, LazyBlock, FRAME};
+    let wedge = ElfBuilder::wedge().build();
+    let mut kernel = std::vec![7u8; 100];
+    kernel[..4].copy_from_slice(&[0x7f, b'E', b'L', b'F']);
+    let mods = [
+        BootModule {
+            cmdline: "/wedge vmstart vmsize=32M wedgeinstall=16M",
+            bytes: &wedge,
+        },
+        BootModule {
+            cmdline: "/vmlinuz console",
+            bytes: &kernel,
+        },
+    ];
+    let fx = Fixture::new();
+    let b = build(&mods, &fx, 1, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let eager = execute(&b, &mods);
+    let size = b.layout.size as usize;
+    let base = b.block.base;
+    let mut lazy = std::vec![0xa5u8; size];
+    let mut bits = std::vec![0u64; FreshFrames::words_for(size as u64)];
+    let mut fresh = FreshFrames::new(base, &mut bits);
+    fresh.mark(base, size as u64);
+    b.load_with(
+        &mut LazyBlock {
+            block: &mut lazy,
+            haddr: base,
+            fresh: &mut fresh,
+        },
+        &mods,
+    )
+    .unwrap();
+    let frames = size / FRAME as usize;
+    let mut written = 0;
+    for k in 0..frames {
+        let r = k * FRAME as usize..(k + 1) * FRAME as usize;
+        if fresh.is_fresh(base + r.start as u64) {
+            assert!(eager[r.clone()].iter().all(|&x| x == 0), "frame {k} left fresh but not zero");
+            assert!(lazy[r].iter().all(|&x| x == 0xa5), "frame {k} fresh yet written");
+        } else {
+            assert_eq!(lazy[r.clone()], eager[r], "frame {k}");
+            written += 1;
+        }
+    }
+    assert!(written > 0 && written < frames / 8, "{written} of {frames} frames written");
+}

@@ -409,6 +409,26 @@ fn measure(snap: &Snapshot, opts: &Options<'_>, own: &Own, rm: u32, r: &mut Repo
         touched += 1;
     }
     let fault_ns = (rdtsc() - t0) / touched.max(1) as u64;
+    // Memory nobody wrote reads zero: the rest of each touched page (only
+    // word 0 was written), whether the monitor zeroed the block at
+    // creation or zeroes each frame on first exposure.
+    let mut fresh = first.clone();
+    let dirty = (0..touched).find_map(|_| {
+        let gp = fresh.next_page()?;
+        (1..PAGE / 4).find_map(|k| {
+            let w = load(gp + link + 4 * k);
+            (w != 0).then_some((gp + 4 * k, w))
+        })
+    });
+    match dirty {
+        None => r.check("fresh pages read zero", true, "", ""),
+        Some((gp, w)) => r.check(
+            "fresh pages read zero",
+            false,
+            format_args!("{} at gpaddr {}", Hex(w), Hex(gp)),
+            "0",
+        ),
+    }
     let mut pages = first.clone();
     let bad = (0..touched).find_map(|_| {
         let gp = pages.next_page()?;
