@@ -89,6 +89,10 @@ pub struct MonitorOptions {
     /// Label guest output with its VM (`console=labels`, the default);
     /// `console=raw` prints the guests' bytes exactly as the original does.
     pub console_labels: bool,
+    /// Zero a VM's whole block when it is created (`zero=eager`, the
+    /// original's way) instead of each frame when it is first exposed
+    /// (`zero=lazy`, the default).
+    pub zero_eager: bool,
 }
 
 const DHCP_KEYS: [&str; 4] = ["ip=", "mask=", "server=", "gateway="];
@@ -142,6 +146,22 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
             }
         },
     };
+    let zero_eager = match find_key(opts, "zero=") {
+        None => false,
+        Some(i) => match value_text(&opts[i + 5..]) {
+            "lazy" => false,
+            "eager" => true,
+            _ => {
+                return Err(err(
+                    "zero=",
+                    i,
+                    OptionErrorKind::Value {
+                        expected: "`zero=lazy` (the default: each frame of VM memory is zeroed when first exposed) or `zero=eager` (each VM block zeroed whole at creation, as the original)",
+                    },
+                ))
+            }
+        },
+    };
     let mut found: [Option<(usize, &str)>; 4] = [None; 4];
     for (k, key) in DHCP_KEYS.iter().enumerate() {
         let first = find(opts, key);
@@ -165,6 +185,7 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
             trace,
             dhcp: None,
             console_labels,
+            zero_eager,
         });
     }
     if count < 4 {
@@ -218,6 +239,7 @@ pub fn parse_monitor(full: &str) -> Result<MonitorOptions, OptionError<'_>> {
             gateway,
         }),
         console_labels,
+        zero_eager,
     })
 }
 
@@ -264,6 +286,16 @@ mod tests {
                 .unwrap()
                 .console_labels
         );
+        assert!(!parse_monitor("/r").unwrap().zero_eager);
+        assert!(!parse_monitor("/r zero=lazy").unwrap().zero_eager);
+        assert!(
+            parse_monitor("/r console=raw zero=eager")
+                .unwrap()
+                .zero_eager
+        );
+        let z = parse_monitor("/r zero=never").unwrap_err();
+        assert_eq!((z.option, z.at, z.word), ("zero=", 3, "zero=never"));
+        assert!(std::format!("{z}").contains("zero=eager"), "{z}");
         let e = parse_monitor("/r console=plain").unwrap_err();
         assert_eq!((e.option, e.at, e.word), ("console=", 3, "console=plain"));
         assert!(std::format!("{e}").contains("console=raw"), "{e}");

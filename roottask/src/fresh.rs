@@ -17,6 +17,7 @@ use crate::vm::Memory;
 
 /// Frame size.
 pub const FRAME: u64 = 4096;
+const FRAME_SHIFT: u32 = 12;
 
 /// Which frames of `[base, base + 64 · 4 KB · bits.len())` are fresh.
 #[derive(Debug, Default)]
@@ -41,8 +42,15 @@ impl<'a> FreshFrames<'a> {
     }
 
     fn index(&self, haddr: u64) -> Option<usize> {
-        let i = haddr.checked_sub(self.base)? / FRAME;
-        (i < self.bits.len() as u64 * 64).then_some(i as usize)
+        // Shifts, not divisions: on ia32 a 64-bit division is a library
+        // call, and this runs for every reply.
+        let i = haddr.checked_sub(self.base)? >> FRAME_SHIFT;
+        (i < (self.bits.len() as u64) << 6).then_some(i as usize)
+    }
+
+    /// No frame is covered (`zero=eager`, or no map at boot).
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
     }
 
     /// Is the frame holding `haddr` fresh?
@@ -55,14 +63,22 @@ impl<'a> FreshFrames<'a> {
     /// outside the covered memory are left alone: they are never fresh, so
     /// whoever fills them must zero them).
     pub fn mark(&mut self, haddr: u64, len: u64) {
-        let first = haddr.div_ceil(FRAME) * FRAME;
-        let end = (haddr + len) & !(FRAME - 1);
-        let mut f = first;
-        while f < end {
-            if let Some(i) = self.index(f) {
-                self.bits[i / 64] |= 1 << (i % 64);
+        let covered = (self.bits.len() as u64) << 6;
+        let start = haddr.div_ceil(FRAME) * FRAME;
+        let stop = haddr.saturating_add(len) & !(FRAME - 1);
+        if stop <= self.base || start >= stop {
+            return;
+        }
+        let mut i = (start.max(self.base) - self.base) >> FRAME_SHIFT;
+        let end = ((stop - self.base) >> FRAME_SHIFT).min(covered);
+        while i < end {
+            if i & 63 == 0 && end - i >= 64 {
+                self.bits[(i >> 6) as usize] = !0;
+                i += 64;
+            } else {
+                self.bits[(i >> 6) as usize] |= 1 << (i & 63);
+                i += 1;
             }
-            f += FRAME;
         }
     }
 
@@ -70,28 +86,30 @@ impl<'a> FreshFrames<'a> {
     /// and `zero` called with its address (to be zeroed before anything
     /// else uses it). Returns how many there were.
     pub fn take(&mut self, haddr: u64, len: u64, mut zero: impl FnMut(u64)) -> u64 {
-        if len == 0 {
+        // Frame indices [first, end) of the range, clamped to the map.
+        let covered = (self.bits.len() as u64) << 6;
+        let first = (haddr.max(self.base) - self.base) >> FRAME_SHIFT;
+        let end_addr = haddr.saturating_add(len);
+        if len == 0 || end_addr <= self.base {
             return 0;
         }
+        let end = ((end_addr - self.base + FRAME - 1) >> FRAME_SHIFT).min(covered);
         let mut n = 0;
-        let mut f = haddr & !(FRAME - 1);
-        let end = haddr.saturating_add(len);
-        while f < end {
-            match self.index(f) {
-                Some(i) if self.bits[i / 64] == 0 => {
-                    // A whole word without fresh frames: skip to the next.
-                    let next = self.base + ((i as u64 / 64) + 1) * 64 * FRAME;
-                    f = next.max(f + FRAME);
-                    continue;
-                }
-                Some(i) if self.bits[i / 64] & (1 << (i % 64)) != 0 => {
-                    self.bits[i / 64] &= !(1 << (i % 64));
-                    zero(f);
-                    n += 1;
-                }
-                _ => {}
+        let mut i = first;
+        while i < end {
+            let w = (i >> 6) as usize;
+            if self.bits[w] == 0 {
+                // A whole word without fresh frames: on to the next.
+                i = ((i >> 6) + 1) << 6;
+                continue;
             }
-            f += FRAME;
+            let bit = 1u64 << (i & 63);
+            if self.bits[w] & bit != 0 {
+                self.bits[w] &= !bit;
+                zero(self.base + (i << FRAME_SHIFT));
+                n += 1;
+            }
+            i += 1;
         }
         n
     }
@@ -157,6 +175,7 @@ impl Memory for LazyBlock<'_, '_> {
 mod tests {
     use super::*;
     use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn mark_take_and_count() {
@@ -216,8 +235,19 @@ mod tests {
         // exposes them later zeroes them.
         assert!(mem[0x4000..0x5000].iter().all(|&x| x == 0xa5));
         assert!(mem[0x7000..0x8000].iter().all(|&x| x == 0xa5));
-        for (frame, fresh_now) in [(0, true), (1, false), (3, false), (4, true), (5, false), (7, true)] {
-            assert_eq!(fresh.is_fresh(BASE + frame * FRAME), fresh_now, "frame {frame}");
+        for (frame, fresh_now) in [
+            (0, true),
+            (1, false),
+            (3, false),
+            (4, true),
+            (5, false),
+            (7, true),
+        ] {
+            assert_eq!(
+                fresh.is_fresh(BASE + frame * FRAME),
+                fresh_now,
+                "frame {frame}"
+            );
         }
     }
 
@@ -236,5 +266,49 @@ mod tests {
         b.write(0, &[7; 4096]);
         b.zero(0, 4096);
         assert!(mem[..4096].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn mark_and_take_agree_with_a_set_of_frames() {
+        use std::collections::BTreeSet;
+        const BASE: u64 = 0x80_0000;
+        let mut bits = [0u64; 5];
+        let mut f = FreshFrames::new(BASE, &mut bits);
+        let frames = 5 * 64;
+        let mut model = BTreeSet::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..2000 {
+            // Ranges that start before, inside and past the map.
+            let at = BASE - 8 * FRAME + next((frames + 16) * FRAME);
+            let len = next(100 * FRAME);
+            if next(2) == 0 {
+                f.mark(at, len);
+                let (lo, hi) = (at.div_ceil(FRAME), (at + len) / FRAME);
+                for k in lo..hi {
+                    if (BASE / FRAME..BASE / FRAME + frames).contains(&k) {
+                        model.insert(k * FRAME);
+                    }
+                }
+            } else {
+                let mut got = Vec::new();
+                f.take(at, len, |a| got.push(a));
+                let want: Vec<u64> = model
+                    .range(at & !(FRAME - 1)..(at + len).max(at))
+                    .copied()
+                    .filter(|&a| len > 0 && a < at + len)
+                    .collect();
+                for a in &want {
+                    model.remove(a);
+                }
+                assert_eq!(got, want, "take({at:#x}, {len:#x})");
+            }
+            assert_eq!(f.count(), model.len() as u64);
+        }
     }
 }

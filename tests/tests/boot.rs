@@ -68,6 +68,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("first-boot", PISTACHIO_ONLY, first_boot),
     scenario!("from-config", PISTACHIO_ONLY, from_config),
     scenario!("one-vm", ORIGINAL, one_vm),
+    scenario!("one-vm-eager", ORIGINAL, one_vm_eager),
     scenario!("two-vms", ORIGINAL, two_vms),
     scenario!("clones", ORIGINAL, clones),
     scenario!("modules-and-ramdisk", ORIGINAL, modules_and_ramdisk),
@@ -146,8 +147,9 @@ enum Monitor {
 
 /// Side-by-side scenarios that also boot the original's perf build, whose
 /// figures are recorded beside the debug build's (issue 13).
-const PERF_SCENARIOS: [&str; 7] = [
+const PERF_SCENARIOS: [&str; 8] = [
     "one-vm",
+    "one-vm-eager",
     "scale-1",
     "scale-4",
     "scale-15",
@@ -384,6 +386,39 @@ fn one_vm(f: &Found<'_>) -> Result<String, String> {
         .module(data(s, "m1", 1, 5_000, "second")?))
     })?;
     vm_count(&r.ours, 1, 0)?;
+    let floor =
+        floor(s, &r.ours).ok_or("no floor figures (guest timings or the monitor's own ns)")?;
+    Ok(format!("{}; {floor}; {}", figures(&r.ours), r.report))
+}
+
+/// `one-vm` with `zero=eager` on our monitor's line: each VM block zeroed
+/// whole at creation as the original does, so page faults and
+/// request_pages pay no first-exposure zeroing; the two scenarios side by
+/// side show what lazy zeroing costs a first touch and saves at creation.
+fn one_vm_eager(f: &Found<'_>) -> Result<String, String> {
+    let s = "one-vm-eager";
+    let r = side_by_side(f, s, &["one"], &|mut b| {
+        if let Some(rt) = b
+            .modules
+            .iter_mut()
+            .find(|m| m.source == Path::new(resourcemon::ROOTTASK_ELF))
+        {
+            rt.args = "zero=eager".into();
+        }
+        Ok(b.module(guest(
+            "vmstart vmsize=32M wedgeinstall=16M name=one touch=64 request=16 expect-modules=2",
+        ))
+        .module(data(s, "m0", 0, 10_000, "first module")?)
+        .module(data(s, "m1", 1, 5_000, "second")?))
+    })?;
+    vm_count(&r.ours, 1, 0)?;
+    if !r
+        .ours
+        .monitor_lines()
+        .any(|l| l.starts_with("options: zero=eager"))
+    {
+        return Err("the monitor did not take zero=eager".into());
+    }
     let floor =
         floor(s, &r.ours).ok_or("no floor figures (guest timings or the monitor's own ns)")?;
     Ok(format!("{}; {floor}; {}", figures(&r.ours), r.report))

@@ -281,12 +281,18 @@ fn boot() -> Result<VmStarter, BootError> {
     Ok(starter)
 }
 
+/// `zero=eager` on the monitor's line: no fresh-frame map.
+static ZERO_EAGER: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// The fresh-frame map (`roottask::fresh`) over the memory VMs can get:
 /// from the lowest to the highest byte received from sigma0 and not used
 /// by the monitor, one bit per 4 KB frame, allocated once (so the heap
 /// does not grow per VM). Without room for it the map is empty and every
 /// VM block is zeroed whole at creation, as upstream.
 fn fresh_frames(starter: &VmStarter) -> FreshFrames<'static> {
+    if ZERO_EAGER.load(core::sync::atomic::Ordering::Relaxed) {
+        return FreshFrames::default();
+    }
     let regions = starter.tally.regions();
     let lo = regions.iter().map(|r| r.base).min().unwrap_or(0);
     let hi = regions.iter().map(|r| r.end()).max().unwrap_or(0);
@@ -356,6 +362,12 @@ fn print_monitor_options(
     let dhcp = match own.map(kickstart_config::parse_monitor) {
         Some(Ok(o)) => {
             super::console::set_labels(o.console_labels);
+            ZERO_EAGER.store(o.zero_eager, core::sync::atomic::Ordering::Relaxed);
+            if o.zero_eager {
+                println!(
+                    "options: zero=eager: each VM block zeroed whole at creation, as the original"
+                );
+            }
             if !o.console_labels {
                 println!(
                     "options: console=raw: guest output unlabelled, as the original prints it"

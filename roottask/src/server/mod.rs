@@ -301,7 +301,8 @@ impl<P: Platform> Monitor<P> {
     /// before it is exposed.
     pub fn prepare(&mut self, haddr: u64, len: u64) {
         let platform = &mut self.platform;
-        self.fresh.take(haddr, len, |frame| platform.zero_frame(frame));
+        self.fresh
+            .take(haddr, len, |frame| platform.zero_frame(frame));
     }
 
     /// The one place every reply's memory passes: the frames of each map
@@ -312,8 +313,11 @@ impl<P: Platform> Monitor<P> {
     fn prepare_items(&mut self, msg: &idl::Message) {
         let tag = msg.tag();
         let (u, t) = (tag.untyped(), tag.typed());
+        if t == 0 || self.fresh.is_empty() {
+            return;
+        }
         let mut i = u + 1;
-        while i + 1 <= u + t && i + 1 < msg.mr.len() {
+        while i < u + t && i + 1 < msg.mr.len() {
             let (a, b) = (msg.mr[i], msg.mr[i + 1]);
             if let Some(item) = MapItem::decode(a, b) {
                 if !item.fpage.is_nil() {

@@ -523,7 +523,11 @@ impl VmBuild {
         block: &mut dyn Memory,
         modules: &[BootModule<'_>],
     ) -> Result<(), LoadError> {
-        let fits = |at: u32, len: u32, size: usize| (at as usize).checked_add(len as usize).is_some_and(|end| end <= size);
+        let fits = |at: u32, len: u32, size: usize| {
+            (at as usize)
+                .checked_add(len as usize)
+                .is_some_and(|end| end <= size)
+        };
         for op in self.operations() {
             match op {
                 Op::Zero { dst_gpaddr, len } => {

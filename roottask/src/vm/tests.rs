@@ -556,12 +556,21 @@ fn a_lazy_load_exposes_exactly_what_the_eager_load_writes() {
     for k in 0..frames {
         let r = k * FRAME as usize..(k + 1) * FRAME as usize;
         if fresh.is_fresh(base + r.start as u64) {
-            assert!(eager[r.clone()].iter().all(|&x| x == 0), "frame {k} left fresh but not zero");
-            assert!(lazy[r].iter().all(|&x| x == 0xa5), "frame {k} fresh yet written");
+            assert!(
+                eager[r.clone()].iter().all(|&x| x == 0),
+                "frame {k} left fresh but not zero"
+            );
+            assert!(
+                lazy[r].iter().all(|&x| x == 0xa5),
+                "frame {k} fresh yet written"
+            );
         } else {
             assert_eq!(lazy[r.clone()], eager[r], "frame {k}");
             written += 1;
         }
     }
-    assert!(written > 0 && written < frames / 8, "{written} of {frames} frames written");
+    assert!(
+        written > 0 && written < frames / 8,
+        "{written} of {frames} frames written"
+    );
 }
