@@ -183,6 +183,10 @@ pub enum Op {
 pub trait Memory {
     /// Bytes.
     fn len(&self) -> usize;
+    /// No bytes at all.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Write `bytes` at `at` (in range: the caller checked).
     fn write(&mut self, at: usize, bytes: &[u8]);
     /// Make `[at, at + len)` read as zeros (in range).
