@@ -112,6 +112,9 @@ pub mod plan;
 pub mod host;
 
 #[cfg(feature = "host")]
+pub mod image;
+
+#[cfg(feature = "host")]
 pub use host::{QemuBoot, QemuModule};
 
 pub use monitor::{parse_monitor, Dhcp, MonitorOptions};
