@@ -27,9 +27,11 @@
 # Fixes for gcc 12 / binutils 2.40 (README.md): the kernel is compiled with
 # -fno-pie -fno-stack-protector -std=gnu++98 and linked with
 # -z noseparate-code (otherwise a segment lands at 0xff000, in the BIOS
-# area); user code with -fno-pie -fno-stack-protector and linked -no-pie;
-# two declarations in tcb.h and one comparison in kip.h are fixed by sed
-# below, each checked to have applied.
+# area); user code with -fno-pie -fno-stack-protector
+# -fno-tree-loop-distribute-patterns (and C++ with -std=gnu++98);
+# two declarations in tcb.h and one comparison in kip.h (and the same
+# comparison in l4test.h) are fixed by sed below, each checked to have
+# applied.
 set -euo pipefail
 
 usage() {
@@ -50,10 +52,10 @@ die() {
 
 for tool in gcc g++ make ld autoconf autoheader awk ed git; do
     command -v "$tool" >/dev/null ||
-        die "$tool not found (apt-get install build-essential gcc-multilib g++-multilib autoconf ed git)"
+        die "$tool not found (apt-get install build-essential gcc-multilib autoconf ed git)"
 done
 echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null ||
-    die "gcc -m32 cannot link (apt-get install gcc-multilib g++-multilib)"
+    die "gcc -m32 cannot link (apt-get install gcc-multilib)"
 
 work=${PISTACHIO_WORK:-$(mktemp -d /tmp/pistachio-build.XXXXXX)}
 mkdir -p "$work"
@@ -97,6 +99,11 @@ fix kernel/src/api/v4/tcb.h 's/^\(\s*\)extern tcb_t \*__idle_tcb;/\1extern const
     "tcb.h: __idle_tcb is defined const in schedule.cc"
 fix kernel/src/api/v4/tcb.h 's/^\(\s*\)extern tcb_t \*__dummy_tcb;/\1extern const tcb_t *__dummy_tcb;/' \
     "tcb.h: __dummy_tcb is defined const in thread.cc"
+fix user/include/l4/kip.h "s/(name = L4_Feature(kip,i)) != '\\\\0'/(name = L4_Feature(kip,i)) != (char *) 0/" \
+    "kip.h: L4_HasFeature compares a pointer with '\\0'"
+# The same comparison in l4test's own copy of that loop (l4test only).
+fix user/apps/l4test/l4test.h "s/(name = L4_Feature(kip,i)) != '\\\\0'/(name = L4_Feature(kip,i)) != (char *) 0/" \
+    "l4test.h: l4_has_feature compares a pointer with '\\0'"
 
 # 3. The kernel.
 kbuild=$work/kernel
@@ -190,11 +197,17 @@ step "building the kernel (x86-x32, i686, pc99; log: $log)" make -C "$kbuild" -j
 # 4. User level: sigma0, kickstart, l4test and the headers.
 step "generating user/configure" sh -c "cd '$src/user' && autoheader && autoconf"
 ubuild=$work/user
+# gcc 12 turns the C library's own strlen loop (lib/io) into a call to
+# strlen, which a freestanding program does not have.
+# L4TEST_AUTORUN: l4test runs all its tests at boot (then waits at its menu).
+user_flags="-fno-pie -fno-stack-protector -fno-tree-loop-distribute-patterns -DL4TEST_AUTORUN"
 rm -rf "$ubuild" "$work/install"
 mkdir -p "$ubuild"
 step "configuring user level" sh -c "cd '$ubuild' && '$src/user/configure' --host=i686-pc-linux-gnu \
-    CC='gcc -m32 -fno-pie -fno-stack-protector' CXX='g++ -m32 -fno-pie -fno-stack-protector' \
-    LDFLAGS='-no-pie' --with-kerneldir='$kbuild' --prefix='$work/install'"
+    CC='gcc -m32 $user_flags' --with-kerneldir='$kbuild' --prefix='$work/install'"
+# The user build compiles C++ as `$(CC) -x c++` with CXXFLAGS from config.mk.
+grep -q '^CXXFLAGS=' "$ubuild/config.mk" || die "user/config.mk has no CXXFLAGS line"
+sed -i 's/^\(CXXFLAGS=.*\)$/\1 -std=gnu++98/' "$ubuild/config.mk"
 step "building sigma0, kickstart, l4test" make -C "$ubuild" -j"$JOBS"
 step "installing into a staging folder" make -C "$ubuild" install
 

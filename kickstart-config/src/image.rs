@@ -687,7 +687,7 @@ kernel = { path = "guests/test-guest", args = "name=b" }
     fn partition_has_room_for_files_and_metadata() {
         assert_eq!(partition_kib(0), 4096);
         let p = partition_kib(10 << 20);
-        assert!(p >= (10 << 10) * 5 / 4 && p % 1024 == 0, "{p}");
+        assert!(p >= (10 << 10) * 5 / 4 && p.is_multiple_of(1024), "{p}");
     }
 
     #[test]
