@@ -19,7 +19,10 @@
 # Kernel configuration (the project's "known to work" one, README.md):
 # ia32 (x86-x32), CPU i686, PC99, one CPU, round-robin scheduler, no IPC
 # fast path, kernel debugger with its console on COM1 (0x3f8, 115200), ESC
-# break-in, no debugger stop at start-up. Pistachio's configurator (CML2)
+# break-in (no break-signal break-in), no debugger stop at start-up, and the
+# experimental "pager ExchangeRegisters" feature (l4test's "Sender abort" IPC
+# test hangs without it). With these choices every kernel function has the
+# size it has in the project's reference build (../shared/pistachio/ia32). Pistachio's configurator (CML2)
 # needs Python 2, which Debian 12 no longer has; the script writes the
 # configurator's three outputs itself (config/config.out, config/config.h,
 # config/.config) and the Makeconf.local lines the configurator rewrites.

@@ -44,14 +44,15 @@ boot_l4test() {
         sleep 1
         kill -0 "$pid" 2>/dev/null || break
         # The menu's last item, printed after the autorun's last test.
-        tr -d '\r' <"$log" | grep -q '^8) All tests' && break
+        # (grep without -q reads all its input: no SIGPIPE under pipefail.)
+        tr -d '\r' <"$log" | grep '^8) All tests' >/dev/null && break
     done
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
 # The test lines ("  name:   OK|FAILED"), colour codes and CRs removed.
-results() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;]*m//g' | grep -E ':[[:space:]]+(OK|FAILED)[[:space:]]*$' | sed 's/[[:space:]]\+/ /g'; }
-banner() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;]*m//g' | grep -m1 '^L4Ka::Pistachio - built on' | sed 's/built on .* using/built on DATE using/'; }
+results() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;]*m//g' | sed -n -E '/:[[:space:]]+(OK|FAILED)[[:space:]]*$/{s/[[:space:]]+/ /g;p}'; }
+banner() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;]*m//g' | grep '^L4Ka::Pistachio - built on' | sed -n '1s/built on .* using/built on DATE using/p'; }
 
 echo "pistachio-build: booting l4test (built and reference)"
 boot_l4test "$prefix" "$out/l4test-built.log"
