@@ -141,6 +141,9 @@ pub enum ImageError {
         /// The Debian package that has it.
         package: &'static str,
     },
+    /// [`build`] was given the tools of the other boot loader.
+    #[error("{0} image: the tools given are those of the other boot loader")]
+    WrongTools(Loader),
     /// A tool ran and failed.
     #[error("{tool} failed ({status}): {output}")]
     ToolFailed {
@@ -335,23 +338,40 @@ impl Tools {
     }
 }
 
-/// Runs `cmd`; a non-zero exit (or, for the GRUB shell, an `Error` line,
-/// since it exits 0 regardless) becomes [`ImageError::ToolFailed`] with the
-/// end of its output.
-fn run(cmd: &mut Command, fails_on_error_line: bool) -> Result<String, ImageError> {
+/// Runs `cmd` with `input` on its stdin (if any). It fails with
+/// [`ImageError::ToolFailed`] and the end of its output on a non-zero exit
+/// and, for the GRUB legacy shell (`grub_shell`), which exits 0 whatever
+/// happened, on an `Error` line or a missing `Done.`.
+fn run(cmd: &mut Command, input: Option<&str>, grub_shell: bool) -> Result<String, ImageError> {
+    use std::io::Write as _;
+    use std::process::Stdio;
     let tool = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|source| ImageError::Io {
+    let io_err = |source| ImageError::Io {
         path: tool.clone().into(),
         source,
-    })?;
+    };
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_err)?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes()).map_err(io_err)?;
+    }
+    let out = child.wait_with_output().map_err(io_err)?;
     let text = std::format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let error_line =
-        fails_on_error_line && text.lines().any(|l| l.trim_start().starts_with("Error"));
-    if !out.status.success() || error_line {
+    let shell_failed = grub_shell
+        && (text.lines().any(|l| l.trim_start().starts_with("Error")) || !text.contains("Done."));
+    if !out.status.success() || shell_failed {
         let tail: Vec<&str> = text.lines().rev().take(12).collect();
         return Err(ImageError::ToolFailed {
             tool,
@@ -432,10 +452,14 @@ pub fn build(layout: &Layout, tools: &Tools, out: &Path) -> Result<(), ImageErro
     match tools {
         Tools::Grub2 { mkrescue } => {
             if layout.loader != Loader::Grub2 {
-                return Err(wrong_tools(layout.loader));
+                return Err(ImageError::WrongTools(layout.loader));
             }
             populate(layout, &root)?;
-            run(Command::new(mkrescue).arg("-o").arg(out).arg(&root), false)?;
+            run(
+                Command::new(mkrescue).arg("-o").arg(out).arg(&root),
+                None,
+                false,
+            )?;
         }
         Tools::GrubLegacy {
             grub,
@@ -443,7 +467,7 @@ pub fn build(layout: &Layout, tools: &Tools, out: &Path) -> Result<(), ImageErro
             mke2fs,
         } => {
             if layout.loader != Loader::GrubLegacy {
-                return Err(wrong_tools(layout.loader));
+                return Err(ImageError::WrongTools(layout.loader));
             }
             let mut size = populate(layout, &root)?;
             let grub_dir = root.join("boot/grub");
@@ -461,6 +485,7 @@ pub fn build(layout: &Layout, tools: &Tools, out: &Path) -> Result<(), ImageErro
                     .arg(&root)
                     .arg(&part)
                     .arg(std::format!("{kib}k")),
+                None,
                 false,
             )?;
             let part_bytes = std::fs::read(&part).map_err(io(&part))?;
@@ -478,69 +503,20 @@ pub fn build(layout: &Layout, tools: &Tools, out: &Path) -> Result<(), ImageErro
             let map = staging.join("device.map");
             std::fs::write(&map, std::format!("(hd0)\t{}\n", out_abs.display()))
                 .map_err(io(&map))?;
-            let mut shell = Command::new(grub);
-            shell
-                .arg("--batch")
-                .arg("--no-floppy")
-                .arg(std::format!("--device-map={}", map.display()))
-                .stdin(std::process::Stdio::piped());
-            run_with_input(&mut shell, "root (hd0,0)\nsetup (hd0)\nquit\n")?;
+            // stage1 into the MBR, e2fs_stage1_5 embedded after it, stage2
+            // and menu.lst found on (hd0,0).
+            run(
+                Command::new(grub)
+                    .arg("--batch")
+                    .arg("--no-floppy")
+                    .arg(std::format!("--device-map={}", map.display())),
+                Some("root (hd0,0)\nsetup (hd0)\nquit\n"),
+                true,
+            )?;
         }
     }
     let _ = std::fs::remove_dir_all(&staging);
     Ok(())
-}
-
-fn wrong_tools(loader: Loader) -> ImageError {
-    ImageError::ToolFailed {
-        tool: "kickstart-config".into(),
-        status: "not run".into(),
-        output: std::format!("the tools given are not those of a {loader} image"),
-    }
-}
-
-/// [`run`] for the GRUB shell, which reads its commands from stdin.
-fn run_with_input(cmd: &mut Command, input: &str) -> Result<String, ImageError> {
-    use std::io::Write as _;
-    let tool = cmd.get_program().to_string_lossy().into_owned();
-    let spawn_err = |source| ImageError::Io {
-        path: tool.clone().into(),
-        source,
-    };
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|source| ImageError::Io {
-                path: tool.clone().into(),
-                source,
-            })?;
-    }
-    let out = child.wait_with_output().map_err(|source| ImageError::Io {
-        path: tool.clone().into(),
-        source,
-    })?;
-    let text = std::format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let failed = !out.status.success()
-        || text.lines().any(|l| l.trim_start().starts_with("Error"))
-        || !text.contains("Done.");
-    if failed {
-        let tail: Vec<&str> = text.lines().rev().take(12).collect();
-        return Err(ImageError::ToolFailed {
-            tool,
-            status: out.status.to_string(),
-            output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
-    }
-    Ok(text)
 }
 
 #[cfg(test)]
