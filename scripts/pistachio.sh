@@ -66,6 +66,7 @@ work=$(cd "$work" && pwd)
 src=$work/src
 log=$work/build.log
 : >"$log"
+say "work folder $work (sources, build folders, build.log)"
 # Runs a step with its output in the log; on failure shows the log's end.
 step() {
     local what=$1
