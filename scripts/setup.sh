@@ -12,6 +12,15 @@ command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need+=(libclang-dev)
 # The ia32 images are linked through `cc -m32`.
 [ -d /usr/lib/gcc/x86_64-linux-gnu/12/32 ] || dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
+# Bootable images (kickstart-config image; boot scenarios grub2-iso and
+# grub-legacy-disk): GRUB 2's grub-mkrescue with its BIOS modules, xorriso
+# and mtools; GRUB legacy 0.97's shell and stage files, and mke2fs.
+command -v grub-mkrescue >/dev/null || need+=(grub-common)
+[ -f /usr/lib/grub/i386-pc/multiboot.mod ] || need+=(grub-pc-bin)
+command -v xorriso >/dev/null || need+=(xorriso)
+command -v mformat >/dev/null || need+=(mtools)
+[ -x /usr/sbin/grub ] || [ -n "${GRUB_LEGACY_ROOT:-}" ] || need+=(grub-legacy)
+[ -x /usr/sbin/mke2fs ] || command -v mke2fs >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     # apt's progress goes to a log; shown only if the install fails.

@@ -47,6 +47,7 @@ if rustup run nightly rustc --version >/dev/null 2>&1 && ! command -v cargo-fuzz
 fi
 echo "== kickstart-config examples and fuzzing"; FUZZ_SECONDS="${FUZZ_SECONDS:-60}" bash kickstart-config/ci.sh
 echo "== fuzzing the monitor (dispatcher, ELF loader, boot info)"; bash scripts/fuzz.sh
+echo "== scripts/pistachio.sh (only with PISTACHIO_SOURCE)"; bash tests/pistachio-build.sh
 echo "== tests (host tests, then the boot scenarios)"
 status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?

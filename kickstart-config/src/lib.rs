@@ -12,6 +12,9 @@
 //! * `host` (feature `host`, default): TOML boot descriptions, the GRUB legacy,
 //!   GRUB 2 and QEMU writers, and the menu checker behind the
 //!   `kickstart-config` binary (`menu-lst`, `grub-cfg`, `qemu-args`, `check`).
+//! * `image` (feature `host`): bootable GRUB 2 ISO and GRUB legacy disk
+//!   images holding a description's files and rendered menu
+//!   (`kickstart-config image`).
 //!
 //! The root task depends on this crate with `default-features = false` and
 //! calls [`plan::plan`] (or [`plan::plan_with`] with the CPU count and the
@@ -110,6 +113,9 @@ pub mod plan;
 
 #[cfg(feature = "host")]
 pub mod host;
+
+#[cfg(feature = "host")]
+pub mod image;
 
 #[cfg(feature = "host")]
 pub use host::{QemuBoot, QemuModule};

@@ -52,6 +52,23 @@ enum Cmd {
         #[arg(long, value_parser = ["menu-lst", "grub-cfg"])]
         format: Option<String>,
     },
+    /// Write a bootable image for a TOML boot description: a GRUB 2 ISO
+    /// (QEMU `-cdrom`) and/or a GRUB legacy disk image (QEMU `-hda`), with
+    /// the boot files and the rendered grub.cfg / menu.lst.
+    #[command(group = clap::ArgGroup::new("out").required(true).multiple(true))]
+    Image {
+        /// The boot description (.toml); relative paths are its folder's files.
+        file: PathBuf,
+        /// Write a GRUB 2 ISO here (grub-mkrescue).
+        #[arg(long, value_name = "OUT.iso", group = "out")]
+        grub2: Option<PathBuf>,
+        /// Write a GRUB legacy (0.97) disk image here.
+        #[arg(long, value_name = "OUT.img", group = "out")]
+        grub_legacy: Option<PathBuf>,
+        /// Print each image's files and menu instead of writing it (needs no tool).
+        #[arg(long)]
+        layout: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,8 +96,47 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             cpus,
             format,
         } => return check(file, memory, cpus, format),
+        Cmd::Image {
+            file,
+            grub2,
+            grub_legacy,
+            layout,
+        } => image(&file, grub2, grub_legacy, layout)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `image`: lay out each requested image, then print it or build it.
+fn image(
+    file: &std::path::Path,
+    grub2: Option<PathBuf>,
+    grub_legacy: Option<PathBuf>,
+    print_layout: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let desc = BootDesc::load(file)?;
+    let base = file.parent().unwrap_or(std::path::Path::new(""));
+    for (loader, out) in [
+        (kickstart_config::image::Loader::Grub2, grub2),
+        (kickstart_config::image::Loader::GrubLegacy, grub_legacy),
+    ] {
+        let Some(out) = out else { continue };
+        let layout = kickstart_config::image::layout(&desc, base, loader)?;
+        if print_layout {
+            println!("{loader} image {}:", out.display());
+            for f in &layout.files {
+                println!("  {} <- {}", f.dest, f.source.display());
+            }
+            println!("  {}:", loader.config_path());
+            for l in layout.config.lines() {
+                println!("    {l}");
+            }
+            continue;
+        }
+        let tools = kickstart_config::image::Tools::find(loader)?;
+        kickstart_config::image::build(&layout, &tools, &out)?;
+        println!("{}: {loader} image written", out.display());
+    }
+    Ok(())
 }
 
 fn check(

@@ -45,9 +45,38 @@ impl Module {
     }
 }
 
+/// What the machine boots from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Medium {
+    /// QEMU's own multiboot loader: `-kernel` kickstart, `-initrd` modules.
+    #[default]
+    Multiboot,
+    /// A bootable CD image (a GRUB 2 ISO), `-cdrom`: the boot loader on the
+    /// image loads kickstart and the modules; [`Boot::loader`] and
+    /// [`Boot::modules`] are not used.
+    Cdrom(PathBuf),
+    /// A bootable hard-disk image (a GRUB legacy disk), the first IDE disk
+    /// as `-hda` gives it (`-drive index=0`, raw format stated so QEMU does
+    /// not probe).
+    Disk(PathBuf),
+}
+
+impl Medium {
+    /// The image's name in the run directory, if the boot uses one.
+    fn staged_name(&self) -> Option<(&Path, &'static str)> {
+        match self {
+            Medium::Multiboot => None,
+            Medium::Cdrom(p) => Some((p, "boot.iso")),
+            Medium::Disk(p) => Some((p, "disk.img")),
+        }
+    }
+}
+
 /// Everything QEMU needs for one boot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Boot {
+    /// What the machine boots from (QEMU's multiboot loader unless an image).
+    pub medium: Medium,
     /// The multiboot image QEMU loads (kickstart).
     pub loader: PathBuf,
     /// kickstart's own command line (`maxmem=`, `kmem=`, ...).
@@ -134,6 +163,7 @@ impl Boot {
     /// kickstart, kernel, sigma0 and the root task with `roottask_args`.
     pub fn standard(p: &Pistachio, roottask: &Path, roottask_args: &str) -> Boot {
         Boot {
+            medium: Medium::Multiboot,
             loader: p.kickstart.clone(),
             loader_args: String::new(),
             modules: vec![
@@ -176,6 +206,7 @@ impl Boot {
                 .map(|m| Module::new(&m.path, m.cmdline.clone())),
         );
         Ok(Boot {
+            medium: Medium::Multiboot,
             loader: p.kickstart.clone(),
             loader_args: desc.loader_cmdline.clone(),
             modules,
@@ -184,6 +215,22 @@ impl Boot {
             interactive: false,
             extra_args: Vec::new(),
         })
+    }
+
+    /// A boot from a bootable image (`Medium::Cdrom` or `Medium::Disk`) whose
+    /// boot loader brings kickstart and the modules; the run's other settings
+    /// (memory, `-icount`, serial console) as for any boot.
+    pub fn from_image(medium: Medium) -> Boot {
+        Boot {
+            medium,
+            loader: PathBuf::new(),
+            loader_args: String::new(),
+            modules: Vec::new(),
+            memory_mib: 256,
+            icount: true,
+            interactive: false,
+            extra_args: Vec::new(),
+        }
     }
 
     /// Add a module after the existing ones.
@@ -210,11 +257,25 @@ impl Boot {
 
     /// QEMU's arguments for this boot, with files named as staged.
     pub fn qemu_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec!["-kernel".into(), "kickstart".into()];
-        if !self.loader_args.is_empty() {
-            a.extend(["-append".into(), self.loader_args.replace(',', ",,")]);
+        let mut a: Vec<String> = Vec::new();
+        match (&self.medium, self.medium.staged_name()) {
+            (Medium::Cdrom(_), Some((_, name))) => {
+                a.extend(["-cdrom".into(), name.into(), "-boot".into(), "d".into()]);
+            }
+            (Medium::Disk(_), Some((_, name))) => a.extend([
+                "-drive".into(),
+                format!("file={name},format=raw,index=0,media=disk"),
+                "-boot".into(),
+                "c".into(),
+            ]),
+            _ => {
+                a.extend(["-kernel".into(), "kickstart".into()]);
+                if !self.loader_args.is_empty() {
+                    a.extend(["-append".into(), self.loader_args.replace(',', ",,")]);
+                }
+                a.extend(["-initrd".into(), self.initrd_arg()]);
+            }
         }
-        a.extend(["-initrd".into(), self.initrd_arg()]);
         a.extend(["-m".into(), self.memory_mib.to_string()]);
         if self.interactive {
             a.extend(
@@ -254,13 +315,24 @@ impl Boot {
 
     /// Check the boot and link its files into `dir` (created if needed).
     pub fn stage(&self, dir: &Path) -> Result<Staged, StageError> {
-        if self.modules.len() < 3 {
-            return Err(StageError::TooFewModules(self.modules.len()));
-        }
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StageError::Io { path, source }
         };
+        if let Some((image, name)) = self.medium.staged_name() {
+            let source = std::fs::canonicalize(image).map_err(|_| StageError::MissingFile {
+                name: name.into(),
+                path: image.to_path_buf(),
+            })?;
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&source, &link).map_err(io(&link))?;
+            return self.write_run_sh(dir);
+        }
+        if self.modules.len() < 3 {
+            return Err(StageError::TooFewModules(self.modules.len()));
+        }
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let loader = Module::new(&self.loader, "").named("kickstart");
         let all: Vec<&Module> = std::iter::once(&loader).chain(&self.modules).collect();
@@ -293,6 +365,11 @@ impl Boot {
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink(&source, &link).map_err(io(&link))?;
         }
+        self.write_run_sh(dir)
+    }
+
+    /// The staged boot for `dir`, with a `run.sh` that repeats it by hand.
+    fn write_run_sh(&self, dir: &Path) -> Result<Staged, StageError> {
         let staged = Staged {
             dir: dir.to_path_buf(),
             program: QEMU.into(),
@@ -303,7 +380,10 @@ impl Boot {
         );
         let _ = writeln!(script, "{}", staged.command_line());
         let run_sh = dir.join("run.sh");
-        std::fs::write(&run_sh, script).map_err(io(&run_sh))?;
+        std::fs::write(&run_sh, script).map_err(|source| StageError::Io {
+            path: run_sh.clone(),
+            source,
+        })?;
         Ok(staged)
     }
 }
@@ -325,6 +405,7 @@ mod tests {
 
     fn sample() -> Boot {
         Boot {
+            medium: Medium::Multiboot,
             loader: "/p/kickstart".into(),
             loader_args: "kmem=16M".into(),
             modules: vec![
@@ -416,6 +497,36 @@ mod tests {
         );
         let script = std::fs::read_to_string(staged.dir.join("run.sh")).unwrap();
         assert!(script.contains("qemu-system-i386 -kernel kickstart -append kmem=16M -initrd 'ia32-kernel,sigma0,roottask --verbose,linux vmstart vmsize=64M console=a,,b'"), "{script}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn images_boot_from_cdrom_or_first_disk_with_the_same_judged_settings() {
+        let tmp = std::env::temp_dir().join(format!("qemu-stage-image-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let iso = tmp.join("x.iso");
+        std::fs::write(&iso, b"iso").unwrap();
+        let b = Boot::from_image(Medium::Cdrom(iso.clone()));
+        let a = b.qemu_args();
+        assert_eq!(&a[..4], ["-cdrom", "boot.iso", "-boot", "d"]);
+        assert!(!a.iter().any(|x| x == "-kernel" || x == "-initrd"), "{a:?}");
+        assert!(a.windows(2).any(|w| w == ["-icount", "shift=0,sleep=off"]));
+        assert!(a.windows(2).any(|w| w == ["-serial", "stdio"]));
+        let staged = b.stage(&tmp.join("run")).unwrap();
+        assert_eq!(std::fs::read(staged.dir.join("boot.iso")).unwrap(), b"iso");
+        let d = Boot::from_image(Medium::Disk(tmp.join("x.img")));
+        assert_eq!(
+            &d.qemu_args()[..4],
+            [
+                "-drive",
+                "file=disk.img,format=raw,index=0,media=disk",
+                "-boot",
+                "c"
+            ]
+        );
+        assert!(
+            matches!(d.stage(&tmp.join("run2")), Err(StageError::MissingFile { name, .. }) if name == "disk.img")
+        );
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

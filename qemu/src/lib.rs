@@ -12,7 +12,7 @@ pub mod judge;
 pub mod pistachio;
 pub mod run;
 
-pub use boot::{Boot, Module, StageError, Staged};
+pub use boot::{Boot, Medium, Module, StageError, Staged};
 pub use judge::{Expect, Judge, TimeoutKind, Verdict};
 pub use pistachio::{Pistachio, PistachioError};
 pub use run::{run, run_interactive, InputScript, InputStep, RunError, RunOutcome};

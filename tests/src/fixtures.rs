@@ -58,6 +58,10 @@ pub struct Fixtures {
     pub wedge: Result<Wedge, String>,
     /// The original monitor.
     pub original: Result<Original, String>,
+    /// The GRUB 2 image tools (grub-mkrescue, xorriso, mtools, grub-pc-bin).
+    pub grub2: Result<(), String>,
+    /// The GRUB legacy image tools (grub-legacy's shell and stages, mke2fs).
+    pub grub_legacy: Result<(), String>,
 }
 
 /// What a scenario needs besides Pistachio.
@@ -67,6 +71,20 @@ pub struct Needs {
     pub wedge: bool,
     /// The original monitor.
     pub original: bool,
+    /// The tools that write a GRUB 2 ISO (`kickstart_config::image`).
+    pub grub2: bool,
+    /// The tools that write a GRUB legacy disk image.
+    pub grub_legacy: bool,
+}
+
+impl Needs {
+    /// Pistachio only; the base for `Needs { wedge: true, ..Needs::NONE }`.
+    pub const NONE: Needs = Needs {
+        wedge: false,
+        original: false,
+        grub2: false,
+        grub_legacy: false,
+    };
 }
 
 /// The fixtures a scenario gets: all it asked for.
@@ -159,10 +177,17 @@ impl Fixtures {
                 perf: file(&odir, "resourcemon-perf", ORIGINAL_ENV)?,
             })
         })();
+        let tools = |loader| {
+            kickstart_config::image::Tools::find(loader)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         Fixtures {
             pistachio,
             wedge,
             original,
+            grub2: tools(kickstart_config::image::Loader::Grub2),
+            grub_legacy: tools(kickstart_config::image::Loader::GrubLegacy),
         }
     }
 
@@ -179,6 +204,14 @@ impl Fixtures {
             (Err(e), true) => return Err(e.clone()),
             (_, false) => None,
         };
+        for (needed, tools) in [
+            (needs.grub2, &self.grub2),
+            (needs.grub_legacy, &self.grub_legacy),
+        ] {
+            if let (true, Err(e)) = (needed, tools) {
+                return Err(e.clone());
+            }
+        }
         Ok(Found {
             pistachio,
             wedge,
@@ -210,6 +243,11 @@ impl Fixtures {
                 self.original
                     .as_ref()
                     .map(|o| o.debug.display().to_string()),
+            ),
+            show("grub2", self.grub2.as_ref().map(|()| "tools found".into())),
+            show(
+                "grub-legacy",
+                self.grub_legacy.as_ref().map(|()| "tools found".into()),
             ),
         ]
     }
@@ -264,11 +302,16 @@ mod tests {
                 debug: "/o/d".into(),
                 perf: "/o/p".into(),
             }),
+            grub2: Ok(()),
+            grub_legacy: Err(
+                "GRUB legacy image: mke2fs not found (Debian package e2fsprogs)".into(),
+            ),
         };
         let found = f
             .for_needs(Needs {
-                wedge: false,
                 original: true,
+                grub2: true,
+                ..Needs::NONE
             })
             .unwrap();
         assert!(found.wedge().is_err());
@@ -276,9 +319,17 @@ mod tests {
         let e = f
             .for_needs(Needs {
                 wedge: true,
-                original: false,
+                ..Needs::NONE
             })
             .unwrap_err();
         assert!(e.contains("/w/afterburn-wedge"), "{e}");
+        // A missing image tool is named like a missing file.
+        let e = f
+            .for_needs(Needs {
+                grub_legacy: true,
+                ..Needs::NONE
+            })
+            .unwrap_err();
+        assert!(e.contains("mke2fs") && e.contains("e2fsprogs"), "{e}");
     }
 }

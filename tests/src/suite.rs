@@ -207,10 +207,7 @@ mod tests {
     const ALL: [Scenario; 3] = [
         Scenario {
             name: "a",
-            needs: Needs {
-                wedge: false,
-                original: false,
-            },
+            needs: Needs { ..Needs::NONE },
             waits_for: None,
             run: ok,
         },
@@ -218,17 +215,14 @@ mod tests {
             name: "b",
             needs: Needs {
                 wedge: true,
-                original: false,
+                ..Needs::NONE
             },
             waits_for: None,
             run: ok,
         },
         Scenario {
             name: "c",
-            needs: Needs {
-                wedge: false,
-                original: false,
-            },
+            needs: Needs { ..Needs::NONE },
             waits_for: Some("issue 10"),
             run: bad,
         },
@@ -243,6 +237,8 @@ mod tests {
             }),
             wedge: Err("missing fixture /w/afterburn-wedge".into()),
             original: Err("missing fixture /o/resourcemon-debug".into()),
+            grub2: Err("GRUB 2 image: grub-mkrescue not found".into()),
+            grub_legacy: Ok(()),
         }
     }
 

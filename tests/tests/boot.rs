@@ -32,17 +32,15 @@ const SEED: u32 = 0x5a;
 /// is the list of fields allowed to differ.
 const DIFFERENCES_MD: &str = include_str!("../../roottask/DIFFERENCES.md");
 
-const PISTACHIO_ONLY: Needs = Needs {
-    wedge: false,
-    original: false,
-};
+const PISTACHIO_ONLY: Needs = Needs::NONE;
 const ORIGINAL: Needs = Needs {
-    wedge: false,
     original: true,
+    ..Needs::NONE
 };
 const WEDGE: Needs = Needs {
     wedge: true,
     original: true,
+    ..Needs::NONE
 };
 
 macro_rules! scenario {
@@ -130,6 +128,17 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("soak", PISTACHIO_ONLY, soak),
     scenario!("fuzz", PISTACHIO_ONLY, fuzz),
     scenario!("panic", PISTACHIO_ONLY, panic),
+    // Real boot loaders (issue 12).
+    scenario!("grub2-iso", GRUB2, |f| boot_loader(
+        f,
+        "grub2-iso",
+        Loader::Grub2
+    )),
+    scenario!("grub-legacy-disk", GRUB_LEGACY, |f| boot_loader(
+        f,
+        "grub-legacy-disk",
+        Loader::GrubLegacy
+    )),
 ];
 
 // ---------------------------------------------------------------------------
@@ -1963,6 +1972,197 @@ fn first_boot(f: &Found<'_>) -> Result<String, String> {
         out.elapsed.as_secs_f64()
     ))
 }
+
+// ---------------------------------------------------------------------------
+// Real boot loaders (issue 12): one kickstart-config description booted by
+// QEMU's multiboot loader (`-kernel`) and from the image `kickstart-config
+// image` writes (GRUB 2 ISO on `-cdrom`, GRUB legacy disk on `-hda`); the
+// image boot must give the same sentinel, guest results, boot-info records
+// and plan as the direct boot, with the image's paths in every command line.
+
+use kickstart_config::image::{self as boot_image, Loader};
+
+const GRUB2: Needs = Needs {
+    grub2: true,
+    ..Needs::NONE
+};
+const GRUB_LEGACY: Needs = Needs {
+    grub_legacy: true,
+    ..Needs::NONE
+};
+
+/// Two test-guest VMs with modules; a module argument with `$` (quoted in
+/// grub.cfg, plain in menu.lst) and one with two words.
+const BOOT_LOADER_DESC: &str = r#"
+title = "boot-loader scenario"
+[machine]
+memory = "256M"
+[kickstart]
+path = "kickstart"
+args = "maxmem=256M"
+[kernel]
+path = "pistachio"
+[sigma0]
+path = "sigma0"
+[roottask]
+path = "roottask"
+[[vm]]
+name = "one"
+vmsize = "32M"
+wedgeinstall = "16M"
+kernel = { path = "test-guest", args = "name=one touch=64 request=16 expect-modules=2" }
+modules = [{ path = "m0", args = "first module" }, { path = "m1", args = "second a=$x" }]
+[[vm]]
+name = "two"
+vmsize = "16M"
+wedgeinstall = "8M"
+kernel = { path = "test-guest", args = "name=two expect-modules=1" }
+modules = [{ path = "b0", args = "for b" }]
+"#;
+
+/// What a boot of [`BOOT_LOADER_DESC`] showed, for comparison.
+#[derive(Debug, PartialEq, Eq)]
+struct LoaderBootResult {
+    /// `GUEST_PASS` names in order.
+    passes: Vec<String>,
+    /// `(started, failed)` from the monitor's summary.
+    vms: (u64, u64),
+    /// Boot-info records: kind, size and command line with the image
+    /// prefix taken off the path (start addresses depend on the loader).
+    records: Vec<(u64, Option<u64>, String)>,
+    /// The planner's lines.
+    plan: Vec<String>,
+}
+
+fn loader_boot_result(out: &RunOutcome) -> Result<(LoaderBootResult, u64), String> {
+    let (started, failed, tsc) = vm_summary(out.monitor_lines()).ok_or("no `vms:` summary line")?;
+    let prefix = format!("{}/", boot_image::DEFAULT_PREFIX);
+    let records = printed_records(out.monitor_lines())
+        .into_iter()
+        .filter(|r| r.kind == 1 || r.kind == 2)
+        .map(|r| {
+            let c = r.cmdline.unwrap_or_default();
+            (
+                r.kind,
+                r.size,
+                c.strip_prefix(&prefix).unwrap_or(&c).to_string(),
+            )
+        })
+        .collect();
+    Ok((
+        LoaderBootResult {
+            passes: guest_passes(&out.lines),
+            vms: (started, failed),
+            records,
+            plan: out
+                .monitor_lines()
+                .filter(|l| l.starts_with("plan: "))
+                .map(String::from)
+                .collect(),
+        },
+        tsc,
+    ))
+}
+
+/// Writes the description's files (the Pistachio build's, the root task,
+/// the test guest, the data modules) and the description into the
+/// scenario's folder; returns the description's path.
+fn boot_loader_files(f: &Found<'_>, s: &str) -> Result<std::path::PathBuf, String> {
+    let dir = tests::runs_dir().join(s).join("files");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let p = f.pistachio;
+    for (from, to) in [
+        (p.kickstart.as_path(), "kickstart"),
+        (p.kernel.as_path(), "pistachio"),
+        (p.sigma0.as_path(), "sigma0"),
+        (Path::new(resourcemon::ROOTTASK_ELF), "roottask"),
+        (Path::new(resourcemon::TEST_GUEST_ELF), "test-guest"),
+    ] {
+        let _ = std::fs::remove_file(dir.join(to));
+        std::fs::copy(from, dir.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
+    }
+    for (file, index, size) in [("m0", 0, 10_000), ("m1", 1, 5_000), ("b0", 0, 7_000)] {
+        std::fs::write(dir.join(file), pattern(SEED, index, size)).map_err(|e| e.to_string())?;
+    }
+    let desc = dir.join("boot.toml");
+    std::fs::write(&desc, BOOT_LOADER_DESC).map_err(|e| e.to_string())?;
+    Ok(desc)
+}
+
+/// The description booted with `-kernel`, then from `loader`'s image.
+fn boot_loader(f: &Found<'_>, s: &str, loader: Loader) -> Result<String, String> {
+    let desc_path = boot_loader_files(f, s)?;
+    let base = desc_path.parent().unwrap_or(Path::new("."));
+
+    // The direct boot: QEMU's multiboot loader, as `from-config`.
+    let qemu_desc = kickstart_config::QemuBoot::load(&desc_path).map_err(|e| e.to_string())?;
+    let direct = Boot::from_description(
+        f.pistachio,
+        Path::new(resourcemon::ROOTTASK_ELF),
+        &qemu_desc,
+    )
+    .map_err(|e| e.to_string())?;
+    let direct = run_boot(&format!("{s}/multiboot"), &direct, scenario_expect())?;
+    let (want, direct_tsc) = loader_boot_result(&direct)?;
+    if want.passes != ["one", "two"] || want.vms != (2, 0) {
+        return Err(format!(
+            "direct boot: guest passes {:?}, vms {:?}; want [one, two], (2, 0)",
+            want.passes, want.vms
+        ));
+    }
+
+    // The image, from the same description.
+    let desc = kickstart_config::host::BootDesc::load(&desc_path).map_err(|e| e.to_string())?;
+    let layout = boot_image::layout(&desc, base, loader).map_err(|e| e.to_string())?;
+    let tools = boot_image::Tools::find(loader).map_err(|e| e.to_string())?;
+    let (medium_file, medium): (_, fn(std::path::PathBuf) -> qemu::Medium) = match loader {
+        Loader::Grub2 => ("boot.iso", qemu::Medium::Cdrom),
+        Loader::GrubLegacy => ("disk.img", qemu::Medium::Disk),
+    };
+    let image = tests::runs_dir().join(s).join(medium_file);
+    boot_image::build(&layout, &tools, &image).map_err(|e| e.to_string())?;
+    let boot = Boot::from_image(medium(image.clone()));
+    let expect = Expect {
+        boot_timeout: std::time::Duration::from_secs(120),
+        ..scenario_expect()
+    };
+    let out = run_boot(&format!("{s}/image"), &boot, expect)?;
+    let (got, image_tsc) = loader_boot_result(&out)?;
+
+    // Every module came through the menu: its path is the image's.
+    let prefix = format!("{}/", boot_image::DEFAULT_PREFIX);
+    let through_menu = printed_records(out.monitor_lines())
+        .iter()
+        .filter(|r| r.kind == 1 || r.kind == 2)
+        .all(|r| r.cmdline.as_deref().is_some_and(|c| c.starts_with(&prefix)));
+    if !through_menu || got.records.len() != 7 {
+        return Err(format!(
+            "image boot: records {:?} do not all name {prefix} paths (want 7 records)",
+            got.records
+        ));
+    }
+    if got != want {
+        return Err(format!(
+            "{loader} boot differs from the direct boot:\n  image  {got:?}\n  direct {want:?}"
+        ));
+    }
+    Ok(format!(
+        "{loader} image {} ({} bytes): same sentinel, guest passes {:?}, {} records and {} plan lines \
+         as the -kernel boot; all VMs init complete at {image_tsc} virtual ns, {:.2} times the \
+         direct boot's {direct_tsc} (BIOS and boot loader included); wall {:.1}s (direct {:.1}s)",
+        image.display(),
+        std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0),
+        got.passes,
+        got.records.len(),
+        got.plan.len(),
+        image_tsc as f64 / direct_tsc.max(1) as f64,
+        out.elapsed.as_secs_f64(),
+        direct.elapsed.as_secs_f64()
+    ))
+}
+
+// End of the real boot loaders block.
+// ---------------------------------------------------------------------------
 
 fn main() {
     let only = std::env::var("BOOT_SCENARIOS").ok();

@@ -37,11 +37,15 @@ pub fn menu_lst(desc: &BootDesc) -> Result<String, DescError> {
 /// words after the file name (grub-core/loader/multiboot.c `grub_cmd_module`
 /// hands `argv + 1` to `add_module`), so the path is written twice to give
 /// every module the same `path args` command line as GRUB legacy and QEMU.
+/// `--quirk-modules-after-kernel` makes GRUB 2 load the modules above
+/// kickstart (0x00800000) instead of in the lowest free memory above 1 MB,
+/// where kickstart must copy the kernel and refuses to ("Conflict with
+/// multiboot module 0"; found by booting the image, see [`crate::image`]).
 pub fn grub_cfg(desc: &BootDesc) -> Result<String, DescError> {
     let mut out = std::format!("menuentry \"{}\" {{\n", desc.title.replace(['"', '\\'], ""));
     for l in desc.lines()? {
         let kw = match l.role {
-            Role::Loader => "multiboot",
+            Role::Loader => "multiboot --quirk-modules-after-kernel",
             Role::Module => "module",
             Role::NoUnzip => "module --nounzip",
         };
