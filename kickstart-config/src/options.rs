@@ -461,7 +461,10 @@ impl<'a> VmOptions<'a> {
 /// triggers or `ip=`, which the guest reads as well)?
 pub fn is_monitor_word(word: &str) -> bool {
     matches!(word, "vmstart" | "ddos" | "noclientdma")
-        || VALUED.iter().chain(SUPERVISION.iter()).any(|k| word.starts_with(k))
+        || VALUED
+            .iter()
+            .chain(SUPERVISION.iter())
+            .any(|k| word.starts_with(k))
 }
 
 /// Rounds up to a multiple of 4 MB, `None` on 32-bit overflow.
@@ -617,7 +620,10 @@ mod tests {
         assert!(!d.supervision.is_set());
         assert_eq!(std::format!("{}", d.supervision), "");
         let e = err("/g vmstart restart=2 restart=1");
-        assert_eq!((e.option, e.kind), ("restart=", OptionErrorKind::Duplicate { first: 11 }));
+        assert_eq!(
+            (e.option, e.kind),
+            ("restart=", OptionErrorKind::Duplicate { first: 11 })
+        );
         let e = err("/g vmstart watchdog=soon");
         assert_eq!((e.option, e.at), ("watchdog=", 20));
         assert!(matches!(e.kind, OptionErrorKind::Number(_)), "{e}");

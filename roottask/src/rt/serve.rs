@@ -126,6 +126,31 @@ impl Platform for Ia32 {
     fn scratch_page(&mut self) -> Option<u64> {
         super::heap::zeroed_page().map(|p| p as u64)
     }
+
+    fn now_us(&mut self) -> u64 {
+        ia32::system_clock()
+    }
+
+    fn poke(&mut self, thread: idl::ThreadId) -> bool {
+        let timeouts = Timeouts {
+            send: Time::ZERO,
+            receive: Time::ZERO,
+        };
+        // SAFETY: a send-only IPC of an empty message (no receive phase,
+        // no items): nothing reaches the monitor's memory or state.
+        let r = unsafe { ia32::ipc(ThreadId(thread.0), ThreadId::NIL, timeouts, MsgTag(0)) };
+        r.error().is_none()
+    }
+}
+
+/// When the serve loop calls its hook.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// A request was dispatched.
+    Request,
+    /// The supervision clock: every console poll (idle: every
+    /// [`POLL_US`]; busy: every [`POLL_EVERY_REQUESTS`] requests).
+    Tick,
 }
 
 /// Reply without blocking; wait for the next request for at most `receive`.
@@ -180,8 +205,12 @@ fn open_wait() -> ia32::IpcResult {
 }
 
 /// Serve forever; `after_each` runs after every dispatched request (the boot
-/// sequence uses it to start the next VM on `client_init_complete`).
-pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monitor<Ia32>)) -> ! {
+/// sequence uses it to start the next VM on `client_init_complete`) and at
+/// every console poll (supervision: watchdogs, pokes, restarts).
+pub fn serve(
+    monitor: &mut Monitor<Ia32>,
+    mut after_each: impl FnMut(&mut Monitor<Ia32>, Event),
+) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
     let mut msg = idl::Message::new();
     // Virtual µs without a request (counted in polls), for the idle report.
@@ -195,6 +224,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                 monitor.stats.refused += 1;
             } else if e.kind == l4_sys::IpcErrorKind::Timeout {
                 poll_console(monitor);
+                after_each(monitor, Event::Tick);
                 since_poll = 0;
                 quiet_us += POLL_US;
                 if quiet_us >= roottask::served::IDLE_REPORT_US && monitor.served.changed() {
@@ -212,6 +242,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
         if since_poll >= POLL_EVERY_REQUESTS {
             since_poll = 0;
             poll_console(monitor);
+            after_each(monitor, Event::Tick);
         }
         let n = ((r.tag.untyped() + r.tag.typed()) as usize).min(63);
         msg.mr[0] = r.tag.0;
@@ -221,7 +252,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             msg.mr[i] = utcb::mr(i);
         }
         let reply = server::dispatch(monitor, idl::ThreadId(r.from.0), &mut msg);
-        after_each(monitor);
+        after_each(monitor, Event::Request);
         r = if reply.must_send() {
             let words = msg.words();
             for (i, w) in words.iter().enumerate().skip(1) {
