@@ -12,7 +12,7 @@
 //!   message (the isolation probes and the fuzzers do, with a receive
 //!   timeout), so one such message proves nothing. The monitor gives no
 //!   reply, as before, and when the thread sends nothing else for
-//!   [`CONFIRM_US`] it sends the thread an empty message with a zero
+//!   [`CONFIRM_POLLS`] idle console polls it sends the thread an empty message with a zero
 //!   timeout (a *poke*). A thread really blocked in the fault receives it,
 //!   the kernel restarts the faulting instruction (x2-abi §5: "an empty
 //!   reply simply causes another fault"), and the same fault comes again:
@@ -32,9 +32,16 @@ use kickstart_config::options::Supervision;
 
 use crate::vm::threads::{FIRST_THREAD_VERSION, MAX_VM, THREAD_SPACE_SIZE};
 
-/// Quiet time after a page fault outside the VM before the poke, and after
-/// the poke before the suspicion is dropped (virtual µs): two console polls.
-pub const CONFIRM_US: u64 = 100_000;
+/// Idle console polls (receive timeouts of the monitor, 50 ms each) after
+/// a page fault outside the VM before the poke, and after the poke before
+/// the suspicion is dropped: 1 s of the kernel's timeout clock, five times
+/// the isolation probes' 200 ms wait for a reply that must not come, so a
+/// guest that only *sent* a fault message has stopped waiting before the
+/// poke (a guest waiting longer would receive the empty message). Counted
+/// in the monitor's own timeouts, not read from a clock: those run on the
+/// same clock as the guests' timeouts, which the kernel's SystemClock (from
+/// a calibrated TSC rate) does not under QEMU.
+pub const CONFIRM_POLLS: u32 = 20;
 /// Wait before the first restart when `backoff=` is not given (ms).
 pub const DEFAULT_BACKOFF_MS: u32 = 100;
 /// The back-off doubles per restart up to this (ms).
@@ -169,7 +176,8 @@ struct Suspect {
     thread: u32,
     addr: u32,
     ip: u32,
-    since_us: u64,
+    /// Idle polls since the fault (or since the poke).
+    quiet_polls: u32,
     poked: bool,
 }
 
@@ -347,7 +355,6 @@ impl Supervisor {
         thread: u32,
         addr: u32,
         ip: u32,
-        now_us: u64,
     ) -> Option<DeathReason> {
         let w = self.running(slot)?;
         if let Some(s) = w.suspect {
@@ -360,7 +367,7 @@ impl Supervisor {
             thread,
             addr,
             ip,
-            since_us: now_us,
+            quiet_polls: 0,
             poked: false,
         });
         None
@@ -423,8 +430,10 @@ impl Supervisor {
     }
 
     /// What is due at `now_us`, in slot order: pokes of quiet suspects,
-    /// suspicions dropped, watchdog deaths, restarts.
-    pub fn tick(&mut self, now_us: u64) -> heapless::Vec<Action, MAX_VM> {
+    /// suspicions dropped, watchdog deaths, restarts. `idle`: the monitor
+    /// just waited a whole console poll without a request (suspects count
+    /// only these, see [`CONFIRM_POLLS`]).
+    pub fn tick(&mut self, now_us: u64, idle: bool) -> heapless::Vec<Action, MAX_VM> {
         let mut due = heapless::Vec::new();
         for (slot, w) in self.slots.iter_mut().enumerate() {
             let Some(w) = w else { continue };
@@ -448,13 +457,16 @@ impl Supervisor {
                 }
             }
             if let Some(s) = &mut w.suspect {
-                if now_us >= s.since_us + CONFIRM_US {
+                if idle {
+                    s.quiet_polls += 1;
+                }
+                if s.quiet_polls >= CONFIRM_POLLS {
                     if s.poked {
                         // Poked and no fault followed: it was a message.
                         w.suspect = None;
                     } else {
                         s.poked = true;
-                        s.since_us = now_us;
+                        s.quiet_polls = 0;
                         let _ = due.push(Action::Poke {
                             slot,
                             thread: s.thread,
@@ -623,26 +635,37 @@ mod tests {
         );
     }
 
+    /// `n` idle ticks; the actions of the last.
+    fn idle(s: &mut Supervisor, n: u32) -> heapless::Vec<Action, MAX_VM> {
+        let mut last = heapless::Vec::new();
+        for _ in 0..n {
+            last = s.tick(0, true);
+        }
+        last
+    }
+
     #[test]
     fn fault_outside_needs_the_same_fault_after_a_poke() {
         let mut s = Supervisor::default();
         s.started(2, 1, 0, policy(0), 0);
-        assert_eq!(s.fault_outside(2, 0x77, 0xf000_0000, 0x1234, 10), None);
-        // Too early: nothing due.
-        assert!(s.tick(10 + CONFIRM_US - 1).is_empty());
-        let t = 10 + CONFIRM_US;
+        assert_eq!(s.fault_outside(2, 0x77, 0xf000_0000, 0x1234), None);
+        // Busy ticks do not count; idle ones do, up to CONFIRM_POLLS.
+        for _ in 0..100 {
+            assert!(s.tick(u64::MAX / 4, false).is_empty());
+        }
+        assert!(idle(&mut s, CONFIRM_POLLS - 1).is_empty());
         assert_eq!(
-            s.tick(t).as_slice(),
+            idle(&mut s, 1).as_slice(),
             [Action::Poke {
                 slot: 2,
                 thread: 0x77
             }]
         );
         // A different fault after the poke only renews the suspicion.
-        assert_eq!(s.fault_outside(2, 0x77, 0xf000_1000, 0x1234, t), None);
-        assert_eq!(s.tick(t + CONFIRM_US).len(), 1);
+        assert_eq!(s.fault_outside(2, 0x77, 0xf000_1000, 0x1234), None);
+        assert_eq!(idle(&mut s, CONFIRM_POLLS).len(), 1);
         assert_eq!(
-            s.fault_outside(2, 0x77, 0xf000_1000, 0x1234, t + CONFIRM_US),
+            s.fault_outside(2, 0x77, 0xf000_1000, 0x1234),
             Some(DeathReason::FaultOutside {
                 thread: 0x77,
                 addr: 0xf000_1000,
@@ -656,22 +679,22 @@ mod tests {
         let mut s = Supervisor::default();
         s.started(3, 1, 0, policy(0), 0);
         // Another request by the same thread clears the suspicion.
-        s.fault_outside(3, 9, 0xf000_0000, 1, 0);
+        s.fault_outside(3, 9, 0xf000_0000, 1);
         s.request(3, 9);
-        assert!(s.tick(CONFIRM_US * 5).is_empty());
+        assert!(idle(&mut s, 5 * CONFIRM_POLLS).is_empty());
         // A failed poke clears it.
-        s.fault_outside(3, 9, 0xf000_0000, 1, 0);
-        assert_eq!(s.tick(CONFIRM_US).len(), 1);
+        s.fault_outside(3, 9, 0xf000_0000, 1);
+        assert_eq!(idle(&mut s, CONFIRM_POLLS).len(), 1);
         s.poke_failed(3);
-        assert!(s.tick(CONFIRM_US * 3).is_empty());
+        assert!(idle(&mut s, 3 * CONFIRM_POLLS).is_empty());
         // A delivered poke with no fault after it: dropped one period later.
-        s.fault_outside(3, 9, 0xf000_0000, 1, 0);
-        assert_eq!(s.tick(CONFIRM_US).len(), 1);
-        assert!(s.tick(2 * CONFIRM_US).is_empty());
-        assert_eq!(s.fault_outside(3, 9, 0xf000_0000, 1, 2 * CONFIRM_US), None);
+        s.fault_outside(3, 9, 0xf000_0000, 1);
+        assert_eq!(idle(&mut s, CONFIRM_POLLS).len(), 1);
+        assert!(idle(&mut s, CONFIRM_POLLS).is_empty());
+        assert_eq!(s.fault_outside(3, 9, 0xf000_0000, 1), None);
         // Requests of another thread do not clear it.
         s.request(3, 10);
-        assert_eq!(s.tick(3 * CONFIRM_US).len(), 1);
+        assert_eq!(idle(&mut s, CONFIRM_POLLS).len(), 1);
     }
 
     #[test]
@@ -684,9 +707,9 @@ mod tests {
         s.started(1, 0, 0, p, 1_000);
         s.started(2, 1, 0, p, 1_000);
         s.init_complete(1);
-        assert!(s.tick(500_999).is_empty());
+        assert!(s.tick(500_999, false).is_empty());
         assert_eq!(
-            s.tick(501_000).as_slice(),
+            s.tick(501_000, false).as_slice(),
             [Action::Dead {
                 slot: 2,
                 reason: DeathReason::Watchdog { ms: 500 }
@@ -710,8 +733,11 @@ mod tests {
             }
         );
         assert!(s.reserved(4));
-        assert!(s.tick(100_999).is_empty());
-        assert_eq!(s.tick(101_000).as_slice(), [Action::Restart { slot: 4 }]);
+        assert!(s.tick(100_999, true).is_empty());
+        assert_eq!(
+            s.tick(101_000, false).as_slice(),
+            [Action::Restart { slot: 4 }]
+        );
         s.restarting(4);
         s.started(4, 2, 0, policy(2), 101_000);
         assert!(!s.reserved(4));
@@ -739,7 +765,7 @@ mod tests {
             }
         );
         assert!(!s.reserved(4));
-        assert!(s.tick(u64::MAX / 2).is_empty());
+        assert!(s.tick(u64::MAX / 2, true).is_empty());
         assert_eq!((s.deaths, s.restarts), (3, 2));
         assert!(format!("{}", s.status(4).unwrap())
             .starts_with("vm 4: status: stopped, restarted 2 times of 2 allowed"));
@@ -760,10 +786,10 @@ mod tests {
         let mut s = Supervisor::default();
         s.started(1, 0, 0, policy(0), 0);
         s.died(1, DeathReason::Watchdog { ms: 1 }, 0);
-        assert_eq!(s.fault_outside(1, 1, 2, 3, 0), None);
+        assert_eq!(s.fault_outside(1, 1, 2, 3), None);
         s.init_complete(1);
         assert!(!s.watch(1).unwrap().init_complete);
-        assert!(s.tick(u64::MAX / 2).is_empty());
+        assert!(s.tick(u64::MAX / 2, true).is_empty());
     }
 
     #[test]

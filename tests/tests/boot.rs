@@ -130,6 +130,7 @@ const SCENARIOS: &[Scenario] = &[
     scenario!("supervise-restart", PISTACHIO_ONLY, supervise_restart),
     scenario!("supervise-always", PISTACHIO_ONLY, supervise_always),
     scenario!("supervise-watchdog", PISTACHIO_ONLY, supervise_watchdog),
+    scenario!("supervise-exception", PISTACHIO_ONLY, supervise_exception),
 ];
 
 // ---------------------------------------------------------------------------
@@ -1961,6 +1962,32 @@ fn supervise_watchdog(f: &Found<'_>) -> Result<String, String> {
     Ok(format!(
         "watchdog death, one restart passed; vm 2 served {served:?}; neighbours' checks {checks}; heap used {heap} after boot and at the end"
     ))
+}
+
+/// The middle VM makes the monitor its exception handler and executes a
+/// privileged instruction: the kernel's exception message (vector 13,
+/// #GP) is its death; the one restart passes.
+fn supervise_exception(f: &Found<'_>) -> Result<String, String> {
+    let out = supervise_boot(
+        f,
+        "supervise-exception",
+        "die=exception restart=1 backoff=3000",
+        &[
+            "dier: die: instance with thread version 2: dying by exception now",
+            "resourcemon: vm 2: dead: exception 13 (error 0x0) at ip 0x",
+            "resourcemon: vm 2: restart 1 of 1 in 3000 ms",
+            "GUEST_PASS third",
+            "resourcemon: vm 2: restarted (restart 1 of 1)",
+            "GUEST_PASS dier",
+        ],
+    )?;
+    let passes = guest_passes(&out.lines);
+    if passes != ["first", "third", "dier"] {
+        return Err(format!("guest passes {passes:?}, want first, third, dier"));
+    }
+    let checks = neighbours_unchanged(&out)?;
+    let dead = line_with(&out, "vm 2: dead:")?;
+    Ok(format!("{dead:?}; neighbours' checks {checks}"))
 }
 
 fn main() {

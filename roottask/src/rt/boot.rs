@@ -52,7 +52,8 @@ pub extern "C" fn rust_start() -> ! {
             starter.start_next(m);
         }
         let restarts = match event {
-            Event::Tick => m.supervise(),
+            Event::IdleTick => m.supervise(true),
+            Event::BusyTick => m.supervise(false),
             Event::Request => heapless::Vec::new(),
         };
         while let Some(t) = m.torn_down.pop() {

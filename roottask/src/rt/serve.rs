@@ -11,6 +11,7 @@
 //! input, the focus and the VM table consistent without locks; the
 //! original polls from a helper thread every 100 ms, one byte per poll.
 
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use l4_sys::ia32::{self, utcb};
 use l4_sys::{Acceptor, KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::server::{self, Monitor, Platform};
@@ -128,7 +129,7 @@ impl Platform for Ia32 {
     }
 
     fn now_us(&mut self) -> u64 {
-        ia32::system_clock()
+        CLOCK_US.load(Relaxed)
     }
 
     fn poke(&mut self, thread: idl::ThreadId) -> bool {
@@ -143,14 +144,38 @@ impl Platform for Ia32 {
     }
 }
 
+/// The supervision clock (µs): [`POLL_US`] per receive timeout (the
+/// kernel's timeout clock, the one guests' timeouts run on), plus the
+/// kernel's SystemClock between busy polls (a guest looping on requests
+/// keeps the monitor from ever timing out). Under QEMU the SystemClock
+/// runs fast (its TSC rate is mis-calibrated), so busy time counts more.
+static CLOCK_US: AtomicU64 = AtomicU64::new(0);
+/// SystemClock at the last poll.
+static LAST_SYSTEM_US: AtomicU64 = AtomicU64::new(0);
+
+/// Advance [`CLOCK_US`] at a poll; `idle`: after a receive timeout.
+fn advance_clock(idle: bool) {
+    let now = ia32::system_clock();
+    let last = LAST_SYSTEM_US.swap(now, Relaxed);
+    let step = if idle {
+        POLL_US
+    } else {
+        now.saturating_sub(last)
+    };
+    CLOCK_US.fetch_add(step, Relaxed);
+}
+
 /// When the serve loop calls its hook.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Event {
     /// A request was dispatched.
     Request,
-    /// The supervision clock: every console poll (idle: every
-    /// [`POLL_US`]; busy: every [`POLL_EVERY_REQUESTS`] requests).
-    Tick,
+    /// A console poll after a receive timeout (a whole poll without a
+    /// request): the supervision clock advanced by [`POLL_US`].
+    IdleTick,
+    /// A console poll of a busy monitor (every [`POLL_EVERY_REQUESTS`]
+    /// requests).
+    BusyTick,
 }
 
 /// Reply without blocking; wait for the next request for at most `receive`.
@@ -212,6 +237,7 @@ pub fn serve(
     mut after_each: impl FnMut(&mut Monitor<Ia32>, Event),
 ) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
+    LAST_SYSTEM_US.store(ia32::system_clock(), Relaxed);
     let mut msg = idl::Message::new();
     // Virtual µs without a request (counted in polls), for the idle report.
     let mut quiet_us = 0u64;
@@ -224,7 +250,8 @@ pub fn serve(
                 monitor.stats.refused += 1;
             } else if e.kind == l4_sys::IpcErrorKind::Timeout {
                 poll_console(monitor);
-                after_each(monitor, Event::Tick);
+                advance_clock(true);
+                after_each(monitor, Event::IdleTick);
                 since_poll = 0;
                 quiet_us += POLL_US;
                 if quiet_us >= roottask::served::IDLE_REPORT_US && monitor.served.changed() {
@@ -242,7 +269,8 @@ pub fn serve(
         if since_poll >= POLL_EVERY_REQUESTS {
             since_poll = 0;
             poll_console(monitor);
-            after_each(monitor, Event::Tick);
+            advance_clock(false);
+            after_each(monitor, Event::BusyTick);
         }
         let n = ((r.tag.untyped() + r.tag.typed()) as usize).min(63);
         msg.mr[0] = r.tag.0;

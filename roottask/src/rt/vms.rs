@@ -18,7 +18,7 @@ use l4_sys::kip::MemoryDesc;
 use l4_sys::{KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::memory::{MemoryTally, Region};
 use roottask::server::teardown::Teardown;
-use roottask::server::{Device, Monitor, VmEntry};
+use roottask::server::{Device, Monitor, Platform, VmEntry};
 use roottask::supervise::Policy;
 use roottask::vm::placement::HostMemory;
 use roottask::vm::threads::{ThreadSpaces, MAX_VM};
@@ -303,7 +303,7 @@ impl VmStarter {
         let policy = Policy::from_options(&plan.options.supervision);
         monitor
             .supervisor
-            .started(slot, group, instance, policy, ia32::system_clock());
+            .started(slot, group, instance, policy, monitor.platform.now_us());
         Ok(slot)
     }
 

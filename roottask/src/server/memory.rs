@@ -20,8 +20,7 @@ impl<P: Platform> Monitor<P> {
         let Some(haddr) = vm.layout.gvaddr_to_haddr(addr) else {
             // Nothing can be mapped: a dead thread if it faults again after
             // the supervisor's poke (`crate::supervise`).
-            let now = self.platform.now_us();
-            if let Some(reason) = self.supervisor.fault_outside(slot, caller.0, addr, ip, now) {
+            if let Some(reason) = self.supervisor.fault_outside(slot, caller.0, addr, ip) {
                 self.declare_dead(slot, reason);
                 return Err(ServerError::NoReply);
             }

@@ -226,11 +226,13 @@ impl<P: Platform> Monitor<P> {
     }
 
     /// Run the supervisor's clock: poke suspects, declare watchdog deaths.
-    /// Returns the slots due for a restart (the runtime rebuilds them).
-    pub fn supervise(&mut self) -> heapless::Vec<usize, MAX_VM> {
+    /// `idle`: called after a receive timeout (no request for a whole
+    /// console poll). Returns the slots due for a restart (the runtime
+    /// rebuilds them).
+    pub fn supervise(&mut self, idle: bool) -> heapless::Vec<usize, MAX_VM> {
         let now = self.platform.now_us();
         let mut restarts = heapless::Vec::new();
-        for action in self.supervisor.tick(now) {
+        for action in self.supervisor.tick(now, idle) {
             match action {
                 Action::Poke { slot, thread } => {
                     if !self.platform.poke(ThreadId(thread)) {

@@ -926,6 +926,13 @@ fn deletions(m: &Monitor<Fake>) -> Vec<u32> {
         .collect()
 }
 
+/// As many idle console polls as the supervisor waits before a poke.
+fn idle_polls(m: &mut Monitor<Fake>) {
+    for _ in 0..crate::supervise::CONFIRM_POLLS {
+        m.supervise(true);
+    }
+}
+
 #[test]
 fn a_genuine_fault_outside_kills_after_the_poke_a_sent_one_does_not() {
     let mut m = supervised(0);
@@ -936,10 +943,9 @@ fn a_genuine_fault_outside_kills_after_the_poke_a_sent_one_does_not() {
         m.pagefault(t, 0x200_0000, 0x1234, 4),
         Err(ServerError::NoReply)
     );
-    assert!(m.supervise().is_empty());
+    assert!(m.supervise(false).is_empty());
     assert!(m.platform.pokes.is_empty());
-    m.platform.now = crate::supervise::CONFIRM_US;
-    m.supervise();
+    idle_polls(&mut m);
     assert_eq!(m.platform.pokes, [t.0]);
     // The poke made the thread retry: the same fault again is death.
     assert_eq!(
@@ -961,8 +967,7 @@ fn a_genuine_fault_outside_kills_after_the_poke_a_sent_one_does_not() {
     );
     let mut msg = idl::Message::from_words(&[0x7b00_0000]);
     dispatch(&mut m, u, &mut msg);
-    m.platform.now += crate::supervise::CONFIRM_US;
-    m.supervise();
+    idle_polls(&mut m);
     assert_eq!(m.platform.pokes.len(), 1, "no suspicion left to poke");
     // Or it is waiting elsewhere: the poke fails and nothing happens.
     assert_eq!(
@@ -970,8 +975,7 @@ fn a_genuine_fault_outside_kills_after_the_poke_a_sent_one_does_not() {
         Err(ServerError::NoReply)
     );
     m.platform.pokes_arrive = false;
-    m.platform.now += crate::supervise::CONFIRM_US;
-    m.supervise();
+    idle_polls(&mut m);
     assert_eq!(m.platform.pokes.len(), 2);
     assert_eq!(
         m.pagefault(u, 0x300_0000, 0x99, 4),
@@ -1099,11 +1103,11 @@ fn exception_messages_and_the_watchdog_kill_restarts_follow_the_policy() {
     assert!(m.vms[2].is_some());
     // VM 2 never reports init complete: the watchdog (1000 ms) fires.
     m.platform.now = 99_999;
-    assert!(m.supervise().is_empty(), "VM 1's back-off is 100 ms");
+    assert!(m.supervise(true).is_empty(), "VM 1's back-off is 100 ms");
     m.platform.now = 100_000;
-    assert_eq!(m.supervise().as_slice(), [1]);
+    assert_eq!(m.supervise(false).as_slice(), [1]);
     m.platform.now = 1_000_000;
-    m.supervise();
+    m.supervise(false);
     assert!(m.vms[2].is_none());
     assert!(m
         .platform

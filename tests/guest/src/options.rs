@@ -147,7 +147,7 @@ pub enum Die {
     /// `watchdog=`).
     Loop,
     /// `die=exception`: make the monitor its exception handler, then
-    /// execute an invalid instruction.
+    /// execute a privileged instruction (#GP).
     Exception,
 }
 

@@ -887,9 +887,11 @@ pub fn die(how: Die, snap: &Snapshot, pager: u32) -> ! {
         Die::Exception => {
             l4_sys::ia32::utcb::write(l4_sys::ia32::utcb::tcr::EXCEPTION_HANDLER, pager);
             loop {
-                // SAFETY: raises #UD on purpose; the kernel sends the
-                // exception to the monitor, which gives no reply.
-                unsafe { core::arch::asm!("ud2") };
+                // SAFETY: a privileged instruction in user mode raises #GP
+                // on purpose; the kernel sends the exception to the
+                // monitor, which gives no reply. (Not `ud2`: the debug
+                // kernel stops in its debugger on #UD.)
+                unsafe { core::arch::asm!("hlt") };
             }
         }
     }
