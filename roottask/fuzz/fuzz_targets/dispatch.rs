@@ -56,6 +56,12 @@ impl Platform for Machine {
     fn scratch_page(&mut self) -> Option<u64> {
         Some(0x4000_0000)
     }
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+    fn poke(&mut self, _: ThreadId) -> bool {
+        false
+    }
 }
 
 const UB: u32 = 48;

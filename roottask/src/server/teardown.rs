@@ -143,6 +143,7 @@ impl<P: Platform> Monitor<P> {
     /// slot holds no VM.
     pub fn tear_down(&mut self, slot: usize) -> Option<Teardown> {
         let vm = self.vms.get_mut(slot)?.take()?;
+        self.input.forget(slot);
         let was_awaited = self.waiting_for == Some(slot);
         if was_awaited {
             self.waiting_for = None;
