@@ -41,7 +41,7 @@ const CLONES: usize = 6;
 /// kernel debugger when a guest dies): `restart=N` restarts, the first one
 /// after `backoff=MS` ms (doubling each time), and `watchdog=MS`: a VM
 /// that has not reported init complete this long after its start is dead.
-/// Kept apart from [`VALUED`]: the original has no reading of them to
+/// Kept apart from the original's valued options: it has no reading of them to
 /// cross-check against.
 pub const SUPERVISION: [&str; 3] = ["restart=", "backoff=", "watchdog="];
 
