@@ -56,6 +56,11 @@
 //!    must be dotted quads; all four keys or none; the `dhcpovr=` character
 //!    overlay is reproduced but must yield a dotted quad.
 //!
+//! 9. This monitor's own supervision options `restart=N`, `backoff=MS`,
+//!    `watchdog=MS` ([`options::SUPERVISION`]) are read with the same number
+//!    rules (once each); the original has none, so there is nothing to
+//!    cross-check; they stay in the guest's command line.
+//!
 //! Accepted as in the original: `+` signs, octal and hex, `0` meaning "absent"
 //! (defaults apply: 168 MB, 1 VCPU, 1 PCPU, 1 instance), `/dev/ram0` etc. anywhere
 //! in a word, unknown words (passed to the guest untouched: the original copies

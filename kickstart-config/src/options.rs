@@ -37,6 +37,48 @@ const VCPUS: usize = 4;
 const PCPUS: usize = 5;
 const CLONES: usize = 6;
 
+/// This monitor's supervision options (not the original's, which enters the
+/// kernel debugger when a guest dies): `restart=N` restarts, the first one
+/// after `backoff=MS` ms (doubling each time), and `watchdog=MS`: a VM
+/// that has not reported init complete this long after its start is dead.
+/// Kept apart from the original's valued options: it has no reading of them to
+/// cross-check against.
+pub const SUPERVISION: [&str; 3] = ["restart=", "backoff=", "watchdog="];
+
+/// Supervision policy of a VM group ([`SUPERVISION`]); all absent by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Supervision {
+    /// `restart=N`: restarts after the VM dies (0 = stays stopped).
+    pub restart: u32,
+    /// `backoff=MS`: wait before the first restart (None: the monitor's default).
+    pub backoff_ms: Option<u32>,
+    /// `watchdog=MS`: time allowed from start to init complete (None: no watchdog).
+    pub watchdog_ms: Option<u32>,
+}
+
+impl Supervision {
+    /// Is any supervision option given?
+    pub fn is_set(&self) -> bool {
+        *self != Supervision::default()
+    }
+}
+
+impl fmt::Display for Supervision {
+    /// ` restart=N backoff=MSms watchdog=MSms` (only the options given).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.restart != 0 {
+            write!(f, " restart={}", self.restart)?;
+        }
+        if let Some(b) = self.backoff_ms {
+            write!(f, " backoff={b}ms")?;
+        }
+        if let Some(w) = self.watchdog_ms {
+            write!(f, " watchdog={w}ms")?;
+        }
+        Ok(())
+    }
+}
+
 /// Is `word` a ramdisk trigger in the strict reading? Any word containing
 /// `/dev/ram` or `/dev/rd/` (a root device on a ramdisk), or exactly `initrd`,
 /// or a word starting with `initrd=`. Words such as `noinitrd` are not.
@@ -171,6 +213,8 @@ pub struct VmOptions<'a> {
     pub ramdisk: bool,
     /// Byte offset (in the full line) of `grubdhcp` in an `ip=grubdhcp` word.
     pub grubdhcp: Option<usize>,
+    /// `restart=`, `backoff=`, `watchdog=` ([`SUPERVISION`]).
+    pub supervision: Supervision,
 }
 
 impl<'a> VmOptions<'a> {
@@ -193,8 +237,10 @@ impl<'a> VmOptions<'a> {
             noclientdma: false,
             ramdisk: false,
             grubdhcp: None,
+            supervision: Supervision::default(),
         };
         let mut values: [Option<(usize, u32)>; 7] = [None; 7];
+        let mut supervision: [Option<(usize, u32)>; 3] = [None; 3];
         let mut first_mem: Option<(usize, &'a str)> = None;
         for (at, word) in line.words() {
             match word {
@@ -230,6 +276,27 @@ impl<'a> VmOptions<'a> {
                     values[k] = Some((at, v));
                 }
             }
+            for (k, key) in SUPERVISION.iter().enumerate() {
+                if let Some(text) = word.strip_prefix(key) {
+                    if let Some((first, _)) = supervision[k] {
+                        return Err(OptionError {
+                            option: key,
+                            at,
+                            word,
+                            word_at: at,
+                            kind: OptionErrorKind::Duplicate { first },
+                        });
+                    }
+                    let v = parse_size(text).map_err(|e| OptionError {
+                        option: key,
+                        at: at + key.len() + e.at,
+                        word,
+                        word_at: at,
+                        kind: OptionErrorKind::Number(e.kind),
+                    })?;
+                    supervision[k] = Some((at, v));
+                }
+            }
             if let Some(text) = word.strip_prefix("mem=") {
                 // Only numeric-looking values are the monitor's business;
                 // `mem=exactmap` and the like belong to the guest.
@@ -255,6 +322,11 @@ impl<'a> VmOptions<'a> {
         o.vcpus = nz(val(VCPUS));
         o.pcpus = nz(val(PCPUS));
         o.clones = nz(val(CLONES));
+        o.supervision = Supervision {
+            restart: supervision[0].map(|(_, v)| v).unwrap_or(0),
+            backoff_ms: supervision[1].map(|(_, v)| v),
+            watchdog_ms: supervision[2].map(|(_, v)| v).filter(|&v| v != 0),
+        };
         if o.vmsize.is_none() {
             if let Some((at, text)) = first_mem {
                 let v = parse_size(text).map_err(|e| OptionError {
@@ -388,7 +460,11 @@ impl<'a> VmOptions<'a> {
 /// Is `word` one of the resource monitor's own VM options (not `mem=`, ramdisk
 /// triggers or `ip=`, which the guest reads as well)?
 pub fn is_monitor_word(word: &str) -> bool {
-    matches!(word, "vmstart" | "ddos" | "noclientdma") || VALUED.iter().any(|k| word.starts_with(k))
+    matches!(word, "vmstart" | "ddos" | "noclientdma")
+        || VALUED
+            .iter()
+            .chain(SUPERVISION.iter())
+            .any(|k| word.starts_with(k))
 }
 
 /// Rounds up to a multiple of 4 MB, `None` on 32-bit overflow.
@@ -520,6 +596,37 @@ mod tests {
             "vmstart vmsize=131072K wedgeinstall=16M ddos vcpus=2 pcpus=2"
         );
         assert_eq!(o.guest_words().count(), 0);
+    }
+
+    #[test]
+    fn supervision_options() {
+        let o = ok("/g vmstart restart=3 backoff=250 watchdog=2000 name=x");
+        assert_eq!(
+            o.supervision,
+            Supervision {
+                restart: 3,
+                backoff_ms: Some(250),
+                watchdog_ms: Some(2000)
+            }
+        );
+        assert_eq!(
+            std::format!("{}", o.supervision),
+            " restart=3 backoff=250ms watchdog=2000ms"
+        );
+        let words: std::vec::Vec<_> = o.guest_words().map(|(_, w)| w).collect();
+        assert_eq!(words, ["name=x"]);
+        // Absent: no restart, no watchdog; watchdog=0 is no watchdog.
+        let d = ok("/g vmstart watchdog=0");
+        assert!(!d.supervision.is_set());
+        assert_eq!(std::format!("{}", d.supervision), "");
+        let e = err("/g vmstart restart=2 restart=1");
+        assert_eq!(
+            (e.option, e.kind),
+            ("restart=", OptionErrorKind::Duplicate { first: 11 })
+        );
+        let e = err("/g vmstart watchdog=soon");
+        assert_eq!((e.option, e.at), ("watchdog=", 20));
+        assert!(matches!(e.kind, OptionErrorKind::Number(_)), "{e}");
     }
 
     #[test]

@@ -307,6 +307,7 @@ impl fmt::Display for VmPlan<'_> {
         if o.grubdhcp.is_some() {
             f.write_str(" ip=grubdhcp")?;
         }
+        write!(f, "{}", o.supervision)?;
         Ok(())
     }
 }

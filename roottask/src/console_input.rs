@@ -234,6 +234,18 @@ impl ConsoleInput {
         }
     }
 
+    /// VM `slot` was torn down: its queued input is dropped (counted) and
+    /// its next VM starts as a `console_rx` reader, like any new VM.
+    pub fn forget(&mut self, slot: usize) {
+        if let Some(q) = self.queues.get_mut(slot) {
+            let n = q.len() as u64;
+            q.clear();
+            self.dropped[slot] += n;
+            self.unreported[slot] += n;
+            self.ipc_reader[slot] = false;
+        }
+    }
+
     /// Queue `byte` for `slot`, or drop and count it if the queue is full.
     pub fn queue(&mut self, slot: usize, byte: u8) {
         let Some(q) = self.queues.get_mut(slot) else {
@@ -545,5 +557,21 @@ mod tests {
             seen.extend(s.take());
         }
         assert_eq!(seen, b"hello");
+    }
+
+    #[test]
+    fn a_torn_down_vm_leaves_no_input_for_its_successor() {
+        let vms = |s: usize| s == 1;
+        let mut c = ConsoleInput::new();
+        for &b in b"abc" {
+            c.key(b, &vms);
+        }
+        let mut buf = [0u8; 1];
+        assert_eq!(c.take(1, &mut buf), 1, "a get_chars reader");
+        c.forget(1);
+        assert_eq!((c.queued(1), c.dropped(1)), (0, 2));
+        c.key(b'x', &vms);
+        // The next VM in the slot is a console_rx reader again.
+        assert_eq!(c.next_for_rx(1, 0), Some(b'x'));
     }
 }

@@ -23,6 +23,7 @@ pub mod ipc {
 pub mod memory;
 pub mod served;
 pub mod server;
+pub mod supervise;
 pub mod vm;
 
 /// Printed on the console when the monitor has finished its work without error.

@@ -179,6 +179,40 @@ impl<const N: usize> MemoryTally<N> {
         true
     }
 
+    /// Return `region` (a torn-down VM's block) to the free memory, joined
+    /// with its neighbours. False (and no change) if it is empty or
+    /// overlaps free memory: it was not taken.
+    pub fn give_back(&mut self, region: Region) -> bool {
+        if region.size == 0 || region.base.checked_add(region.size).is_none() {
+            return false;
+        }
+        let at = self.regions.partition_point(|r| r.base < region.base);
+        let overlaps_prev = at > 0 && self.regions[at - 1].end() > region.base;
+        let overlaps_next = at < self.regions.len() && self.regions[at].base < region.end();
+        if overlaps_prev || overlaps_next {
+            return false;
+        }
+        let joins_prev = at > 0 && self.regions[at - 1].end() == region.base;
+        let joins_next = at < self.regions.len() && self.regions[at].base == region.end();
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                self.regions[at - 1].size += region.size + self.regions[at].size;
+                self.regions.remove(at);
+            }
+            (true, false) => self.regions[at - 1].size += region.size,
+            (false, true) => {
+                self.regions[at].base = region.base;
+                self.regions[at].size += region.size;
+            }
+            (false, false) => {
+                if self.regions.insert(at, region).is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Take the lowest `size` bytes aligned to `align` that lie inside
     /// `[lo, hi)`; returns the base. The monitor's heap goes below its
     /// first VM this way (memory the original never gives to guests), so it
@@ -352,6 +386,44 @@ mod tests {
             ]
         );
         assert!(!t.take_exact(0x50_0000, 0x1000), "already taken");
+    }
+
+    #[test]
+    fn give_back_rejoins_a_taken_block() {
+        let mut t = MemoryTally::<8>::default();
+        for i in 0..4u64 {
+            t.add(0x400_0000 + (i << 22), 22).unwrap();
+        }
+        let whole = t.regions().to_vec();
+        let block = Region {
+            base: 0x480_0000,
+            size: 0x40_0000,
+        };
+        assert!(t.take_exact(block.base, block.size));
+        assert_eq!(t.regions().len(), 2);
+        assert!(
+            !t.give_back(Region {
+                base: 0x470_0000,
+                size: 0x20_0000
+            }),
+            "overlaps free memory"
+        );
+        assert!(t.give_back(block));
+        assert_eq!(t.regions(), whole.as_slice());
+        assert!(!t.give_back(block), "given back twice");
+        assert!(!t.give_back(Region { base: 0, size: 0 }));
+        // At either end and apart from the rest.
+        assert!(t.take_exact(0x400_0000, 0x40_0000));
+        assert!(t.give_back(Region {
+            base: 0x400_0000,
+            size: 0x40_0000
+        }));
+        assert!(t.give_back(Region {
+            base: 0x1000_0000,
+            size: 0x40_0000
+        }));
+        assert_eq!(t.regions().len(), 2);
+        assert_eq!(t.total(), 4 << 22, "the page counts are what sigma0 gave");
     }
 
     #[test]

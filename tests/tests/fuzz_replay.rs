@@ -115,6 +115,12 @@ impl Platform for KernelModel {
         Some(0x4000_0000)
     }
     fn zero_frame(&mut self, _: u64) {}
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+    fn poke(&mut self, _: ThreadId) -> bool {
+        false
+    }
 }
 
 /// The VM in `slot` as the fuzzing guest sees itself.

@@ -57,6 +57,12 @@ impl Platform for Machine {
         Some(0x4000_0000)
     }
     fn zero_frame(&mut self, _: u64) {}
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+    fn poke(&mut self, _: ThreadId) -> bool {
+        false
+    }
 }
 
 const UB: u32 = 48;

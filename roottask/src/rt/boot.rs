@@ -2,7 +2,7 @@
 
 extern crate alloc;
 
-use super::serve::{serve, Ia32};
+use super::serve::{serve, Event, Ia32};
 use super::vms::VmStarter;
 use super::{arch, heap, sigma0};
 use alloc::boxed::Box;
@@ -32,6 +32,10 @@ pub extern "C" fn rust_start() -> ! {
     };
     let remap = remap_window(&mut starter);
     let fresh = fresh_frames(&starter);
+    // Allocated once, before the heap figure: teardown bookkeeping adds
+    // nothing to the heap later.
+    let thread_sets =
+        alloc::vec![roottask::supervise::ThreadSet::new(0); roottask::vm::threads::MAX_VM].leak();
     let (used, size) = super::heap::usage();
     println!("boot complete; heap used={used} of {size}; starting VMs");
     let mut monitor = Monitor::new(Ia32, starter.spaces, starter.irq_lines, remap);
@@ -43,11 +47,23 @@ pub extern "C" fn rust_start() -> ! {
         "console: input from COM1 every {} ms (debugger break-in off); focus VM 1; keys: ESC n next VM, ESC 1-9 that VM, ESC s log lines off/on, ESC ESC kernel debugger",
         super::serve::POLL_US / 1000
     );
+    monitor.thread_sets = thread_sets;
     starter.start_next(&mut monitor);
-    serve(&mut monitor, |m| {
+    serve(&mut monitor, |m, event| {
         if let Some(slot) = m.init_complete.take() {
             println!("vm {slot}: init complete tsc={}", ia32::rdtsc());
             starter.start_next(m);
+        }
+        let restarts = match event {
+            Event::IdleTick => m.supervise(true),
+            Event::BusyTick => m.supervise(false),
+            Event::Request => heapless::Vec::new(),
+        };
+        while let Some(t) = m.torn_down.pop() {
+            starter.reclaim(m, t);
+        }
+        for slot in restarts {
+            starter.restart(m, slot);
         }
     })
 }

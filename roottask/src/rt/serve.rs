@@ -11,6 +11,7 @@
 //! input, the focus and the VM table consistent without locks; the
 //! original polls from a helper thread every 100 ms, one byte per poll.
 
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use l4_sys::ia32::{self, utcb};
 use l4_sys::{Acceptor, KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::server::{self, Monitor, Platform};
@@ -133,6 +134,54 @@ impl Platform for Ia32 {
         // and no guest has it mapped yet.
         unsafe { super::arch::phys_bytes_mut(haddr as usize, 4096) }.fill(0);
     }
+    fn now_us(&mut self) -> u64 {
+        CLOCK_US.load(Relaxed)
+    }
+
+    fn poke(&mut self, thread: idl::ThreadId) -> bool {
+        let timeouts = Timeouts {
+            send: Time::ZERO,
+            receive: Time::ZERO,
+        };
+        // SAFETY: a send-only IPC of an empty message (no receive phase,
+        // no items): nothing reaches the monitor's memory or state.
+        let r = unsafe { ia32::ipc(ThreadId(thread.0), ThreadId::NIL, timeouts, MsgTag(0)) };
+        r.error().is_none()
+    }
+}
+
+/// The supervision clock (µs): [`POLL_US`] per receive timeout (the
+/// kernel's timeout clock, the one guests' timeouts run on), plus the
+/// kernel's SystemClock between busy polls (a guest looping on requests
+/// keeps the monitor from ever timing out). Under QEMU the SystemClock
+/// runs fast (its TSC rate is mis-calibrated), so busy time counts more.
+static CLOCK_US: AtomicU64 = AtomicU64::new(0);
+/// SystemClock at the last poll.
+static LAST_SYSTEM_US: AtomicU64 = AtomicU64::new(0);
+
+/// Advance [`CLOCK_US`] at a poll; `idle`: after a receive timeout.
+fn advance_clock(idle: bool) {
+    let now = ia32::system_clock();
+    let last = LAST_SYSTEM_US.swap(now, Relaxed);
+    let step = if idle {
+        POLL_US
+    } else {
+        now.saturating_sub(last)
+    };
+    CLOCK_US.fetch_add(step, Relaxed);
+}
+
+/// When the serve loop calls its hook.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// A request was dispatched.
+    Request,
+    /// A console poll after a receive timeout (a whole poll without a
+    /// request): the supervision clock advanced by [`POLL_US`].
+    IdleTick,
+    /// A console poll of a busy monitor (every [`POLL_EVERY_REQUESTS`]
+    /// requests).
+    BusyTick,
 }
 
 /// Reply without blocking; wait for the next request for at most `receive`.
@@ -187,9 +236,14 @@ fn open_wait() -> ia32::IpcResult {
 }
 
 /// Serve forever; `after_each` runs after every dispatched request (the boot
-/// sequence uses it to start the next VM on `client_init_complete`).
-pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monitor<Ia32>)) -> ! {
+/// sequence uses it to start the next VM on `client_init_complete`) and at
+/// every console poll (supervision: watchdogs, pokes, restarts).
+pub fn serve(
+    monitor: &mut Monitor<Ia32>,
+    mut after_each: impl FnMut(&mut Monitor<Ia32>, Event),
+) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
+    LAST_SYSTEM_US.store(ia32::system_clock(), Relaxed);
     let mut msg = idl::Message::new();
     // Virtual µs without a request (counted in polls), for the idle report.
     let mut quiet_us = 0u64;
@@ -202,6 +256,8 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                 monitor.stats.refused += 1;
             } else if e.kind == l4_sys::IpcErrorKind::Timeout {
                 poll_console(monitor);
+                advance_clock(true);
+                after_each(monitor, Event::IdleTick);
                 since_poll = 0;
                 quiet_us += POLL_US;
                 if quiet_us >= roottask::served::IDLE_REPORT_US && monitor.served.changed() {
@@ -220,6 +276,8 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
         if since_poll >= POLL_EVERY_REQUESTS {
             since_poll = 0;
             poll_console(monitor);
+            advance_clock(false);
+            after_each(monitor, Event::BusyTick);
         }
         let n = ((r.tag.untyped() + r.tag.typed()) as usize).min(63);
         msg.mr[0] = r.tag.0;
@@ -234,7 +292,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
         monitor
             .served
             .record_own(u64::from(label), ia32::rdtsc().wrapping_sub(received_at));
-        after_each(monitor);
+        after_each(monitor, Event::Request);
         r = if reply.must_send() {
             let words = msg.words();
             for (i, w) in words.iter().enumerate().skip(1) {

@@ -18,7 +18,9 @@ use l4_sys::kip::MemoryDesc;
 use l4_sys::{KernelError, MsgTag, ThreadId, Time, Timeouts};
 use roottask::fresh::{FreshFrames, LazyBlock};
 use roottask::memory::{MemoryTally, Region};
-use roottask::server::{Device, Monitor, VmEntry};
+use roottask::server::teardown::Teardown;
+use roottask::server::{Device, Monitor, Platform, VmEntry};
+use roottask::supervise::Policy;
 use roottask::vm::placement::HostMemory;
 use roottask::vm::threads::{ThreadSpaces, MAX_VM};
 use roottask::vm::{BootModule, Host, VmBuild, VmRequest};
@@ -126,7 +128,7 @@ impl VmStarter {
         while self.next < self.sequence.len() {
             let (group, instance) = self.sequence[self.next];
             self.next += 1;
-            match self.start(monitor, group) {
+            match self.start(monitor, group, instance, None) {
                 Ok(slot) => {
                     self.started += 1;
                     monitor.waiting_for = Some(slot);
@@ -146,24 +148,101 @@ impl VmStarter {
             self.finished = true;
             let (used, size) = super::heap::usage();
             let st = monitor.stats;
+            let sup = &monitor.supervisor;
             println!(
-                "vms: started={} failed={} all init complete tsc={} heap used={used} of {size} requests={} faults={} pages={} refused={}",
+                "vms: started={} failed={} all init complete tsc={} heap used={used} of {size} requests={} faults={} pages={} refused={} deaths={} restarts={}",
                 self.started,
                 self.failed,
                 ia32::rdtsc(),
                 st.requests,
                 st.faults_served,
                 st.pages_requested,
-                st.refused
+                st.refused,
+                sup.deaths,
+                sup.restarts
             );
+            sup.status_lines(|l| println!("{l}"));
             println_always!("{SUCCESS_SENTINEL}");
         }
     }
 
-    fn start(&mut self, monitor: &mut Monitor<Ia32>, group: usize) -> Result<usize, DisplayBox> {
-        let slot = (1..=self.spaces.vm_slots())
-            .find(|&s| monitor.vms[s].is_none() && self.blocks[s].is_none())
-            .ok_or(DisplayBox::Start(StartError::NoSlot))?;
+    /// VM `t.slot` was torn down: its block goes back to the free memory
+    /// (the next build in it zeroes it), and if the start sequence was
+    /// waiting for it, it counts as finished and the next VM starts.
+    pub fn reclaim(&mut self, monitor: &mut Monitor<Ia32>, t: Teardown) {
+        let region = Region {
+            base: t.block_base,
+            size: t.block_size,
+        };
+        if let Some(b) = self.blocks.get_mut(t.slot) {
+            *b = None;
+        }
+        if self.tally.give_back(region) {
+            println!(
+                "vm {}: block [{:#x}, {:#x}) back in the free memory",
+                t.slot,
+                region.base,
+                region.end()
+            );
+        } else {
+            println!(
+                "vm {}: block [{:#x}, {:#x}) not returned (overlaps free memory or no room in the list)",
+                t.slot,
+                region.base,
+                region.end()
+            );
+        }
+        if t.was_awaited {
+            println!(
+                "vm {}: died before init complete; counts as finished for the start order",
+                t.slot
+            );
+            self.start_next(monitor);
+        }
+    }
+
+    /// Rebuild VM `slot` from its boot modules in the same slot and thread
+    /// range, with the next thread version, and start it.
+    pub fn restart(&mut self, monitor: &mut Monitor<Ia32>, slot: usize) {
+        let Some(w) = monitor.supervisor.watch(slot).copied() else {
+            return;
+        };
+        monitor.supervisor.restarting(slot);
+        let attempt = w.restarts + 1;
+        match self.start(monitor, w.group, w.instance, Some(slot)) {
+            Ok(_) => {
+                println!(
+                    "vm {slot}: restarted (restart {attempt} of {}) tsc={}",
+                    w.policy.restarts,
+                    ia32::rdtsc()
+                );
+                if let Some(s) = monitor.supervisor.status(slot) {
+                    println!("{s}");
+                }
+            }
+            Err(e) => {
+                monitor.supervisor.restart_failed(slot);
+                println!("vm {slot}: restart {attempt} failed: {e}; stopped");
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        monitor: &mut Monitor<Ia32>,
+        group: usize,
+        instance: u32,
+        slot: Option<usize>,
+    ) -> Result<usize, DisplayBox> {
+        let free = |s: usize| {
+            monitor.vms[s].is_none() && self.blocks[s].is_none() && !monitor.supervisor.reserved(s)
+        };
+        let slot = match slot {
+            Some(s) if monitor.vms[s].is_none() && self.blocks[s].is_none() => Some(s),
+            Some(_) => None,
+            None => (1..=self.spaces.vm_slots()).find(|&s| free(s)),
+        }
+        .ok_or(DisplayBox::Start(StartError::NoSlot))?;
         let Some(Ok(plan)) = self.plan.groups().get(group) else {
             return Err(DisplayBox::Start(StartError::NoSlot));
         };
@@ -186,7 +265,11 @@ impl VmStarter {
             slot,
             vm_blocks: &blocks,
         };
-        let build = VmBuild::new(&request, &host).map_err(DisplayBox::Build)?;
+        let mut build = VmBuild::new(&request, &host).map_err(DisplayBox::Build)?;
+        // A new thread version per VM started in the slot (2 for the first,
+        // as the original), so a restarted VM is a new instance.
+        let version = monitor.supervisor.next_version(slot);
+        build.first_thread = ThreadId::global(build.first_thread.number(), version);
         if !self.tally.take_exact(build.block.base, build.block.size) {
             return Err(DisplayBox::Start(StartError::NotReceived(build.block)));
         }
@@ -214,12 +297,17 @@ impl VmStarter {
                 kind: d.kind.unwrap_or(0),
             })
             .collect();
-        monitor.vms[slot] = Some(VmEntry::new(
+        let entry = VmEntry::new(
             build.layout,
             build.shared_haddr(),
             plan.options.ddos,
             &devices,
-        ));
+        );
+        monitor.install_vm(slot, entry, idl::ThreadId(build.first_thread.0));
+        let policy = Policy::from_options(&plan.options.supervision);
+        monitor
+            .supervisor
+            .started(slot, group, instance, policy, monitor.platform.now_us());
         Ok(slot)
     }
 

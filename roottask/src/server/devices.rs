@@ -19,6 +19,7 @@ use l4_sys::kip::{MemoryDesc, MemoryType};
 
 use super::memory::ram_item;
 use super::{Monitor, Platform, RemapSlot, RmResult, RmX, REMAP_WINDOW_BYTES};
+use crate::vm::threads::MAX_VM;
 
 /// Where the device remap window sits in the monitor's space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,10 +98,11 @@ impl<P: Platform> Monitor<P> {
     }
 
     /// The slot holding device frame `frame`, mapping it first if needed.
-    fn remap_frame(&mut self, frame: Word) -> Option<usize> {
+    fn remap_frame(&mut self, frame: Word, owner: usize) -> Option<usize> {
         let slots = &mut *self.remap.slots;
         if let Some(i) = slots.iter().position(|s| s.refs > 0 && s.frame == frame) {
             slots[i].refs = slots[i].refs.saturating_add(1);
+            slots[i].owners |= 1 << (owner % MAX_VM);
             return Some(i);
         }
         let i = slots.iter().position(|s| s.refs == 0)?;
@@ -108,7 +110,11 @@ impl<P: Platform> Monitor<P> {
         if !self.platform.map_device_frame(frame, at) {
             return None;
         }
-        self.remap.slots[i] = RemapSlot { frame, refs: 1 };
+        self.remap.slots[i] = RemapSlot {
+            frame,
+            refs: 1,
+            owners: 1 << (owner % MAX_VM),
+        };
         Some(i)
     }
 
@@ -194,7 +200,7 @@ impl<P: Platform> Monitor<P> {
                 )),
             };
         }
-        if let Some(i) = self.remap_frame(addr & !0xfff) {
+        if let Some(i) = self.remap_frame(addr & !0xfff, slot) {
             return Ok(MapItem::map(
                 addr,
                 Fpage::new(self.remap_slot_addr(i), 12, Fpage::RWX),

@@ -18,6 +18,12 @@ impl<P: Platform> Monitor<P> {
         let slot = self.vm_of(caller, "page fault", ServerError::NoReply)?;
         let vm = self.vm(slot);
         let Some(haddr) = vm.layout.gvaddr_to_haddr(addr) else {
+            // Nothing can be mapped: a dead thread if it faults again after
+            // the supervisor's poke (`crate::supervise`).
+            if let Some(reason) = self.supervisor.fault_outside(slot, caller.0, addr, ip) {
+                self.declare_dead(slot, reason);
+                return Err(ServerError::NoReply);
+            }
             return Err(self.refuse(
                 slot,
                 ServerError::NoReply,
@@ -26,6 +32,7 @@ impl<P: Platform> Monitor<P> {
                 ),
             ));
         };
+        self.supervisor.request(slot, caller.0);
         let rights = privileges & Fpage::RWX;
         self.stats.faults_served += 1;
         Ok(MapItem::map(

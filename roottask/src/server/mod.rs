@@ -38,6 +38,7 @@ pub mod devices;
 pub mod locator;
 pub mod memory;
 pub mod proxies;
+pub mod teardown;
 #[cfg(test)]
 mod tests;
 pub mod vmcontrol;
@@ -119,11 +120,18 @@ pub trait Platform {
     fn map_device_frame(&mut self, phys: Word, at: Word) -> bool;
     /// A zeroed 4 KB page of the monitor's own memory (host address =
     /// monitor address), for a VM's stand-in device page; None when out of
-    /// memory. Never freed: one per VM at most.
+    /// memory. Never freed: one per VM slot at most (a torn-down VM's
+    /// page goes to the next VM in its slot).
     fn scratch_page(&mut self) -> Option<u64>;
     /// Zero the 4 KB host frame at `haddr` (a fresh frame of VM memory
     /// about to be exposed, `crate::fresh`).
     fn zero_frame(&mut self, haddr: u64);
+    /// Virtual time in µs (the supervision clock: watchdog, back-off).
+    fn now_us(&mut self) -> u64;
+    /// Send `thread` an empty message without waiting (zero send timeout):
+    /// true if it was waiting for the monitor and got it. A thread blocked
+    /// in a page fault retries the faulting instruction (see `supervise`).
+    fn poke(&mut self, thread: ThreadId) -> bool;
 }
 
 /// One entry of a VM's device list (§5.4): `[low, high]`, inclusive.
@@ -155,6 +163,8 @@ pub struct VmEntry {
     /// Host address of the page that stands in for device memory this VM
     /// may not reach (see `devices.rs`), once it asked for one.
     pub scratch: Option<u64>,
+    /// The first thread's id (with its version), for teardown.
+    pub first_thread: ThreadId,
 }
 
 impl VmEntry {
@@ -176,6 +186,7 @@ impl VmEntry {
             devices: list,
             line: heapless::Vec::new(),
             scratch: None,
+            first_thread: ThreadId::NIL,
         }
     }
 
@@ -210,6 +221,9 @@ pub struct Stats {
 pub struct RemapSlot {
     frame: Word,
     refs: u16,
+    /// VM slots that mapped the frame (bit k = slot k, [`MAX_VM`] = 64
+    /// bits), for teardown.
+    owners: u64,
 }
 
 /// The device remap window: where it is in the monitor's space, and its
@@ -255,6 +269,17 @@ pub struct Monitor<P: Platform> {
     pub served: crate::served::Served,
     /// Console input: focus, per-VM queues, drop counters.
     pub input: crate::console_input::ConsoleInput,
+    /// Supervision: deaths, restarts, watchdogs (`crate::supervise`).
+    pub supervisor: crate::supervise::Supervisor,
+    /// The thread numbers of each slot's VM, [`MAX_VM`] sets allocated
+    /// by the runtime at boot (empty: teardown deletes only the first
+    /// thread); see [`teardown`].
+    pub thread_sets: &'static mut [crate::supervise::ThreadSet],
+    /// VMs torn down since the runtime last looked: it returns their
+    /// blocks and continues the start sequence.
+    pub torn_down: heapless::Vec<teardown::Teardown, MAX_VM>,
+    /// Stand-in device pages of torn-down VMs, kept for the slot's next VM.
+    spare_scratch: [Option<u64>; MAX_VM],
     logged_refusals: [u32; MAX_VM],
     /// VM memory not yet zeroed (`crate::fresh`); empty: everything was
     /// zeroed eagerly.
@@ -292,6 +317,10 @@ impl<P: Platform> Monitor<P> {
             stats: Stats::default(),
             served: crate::served::Served::default(),
             input: crate::console_input::ConsoleInput::new(),
+            supervisor: crate::supervise::Supervisor::default(),
+            thread_sets: &mut [],
+            torn_down: heapless::Vec::new(),
+            spare_scratch: [None; MAX_VM],
             logged_refusals: [0; MAX_VM],
             fresh: crate::fresh::FreshFrames::default(),
         }
@@ -552,6 +581,15 @@ pub fn dispatch<P: Platform>(
 ) -> idl::Reply {
     let label = msg.tag().label();
     let slot = monitor.caller_vm(caller);
+    if let Some(s) = slot {
+        if monitor.vm_exception(s, caller, msg) {
+            return idl::Reply::NoReply(idl::NoReply::Declined);
+        }
+        if label & 0xfff0 != 0xffe0 {
+            // Anything but a page fault: the thread is not blocked in one.
+            monitor.supervisor.request(s, caller.0);
+        }
+    }
     let refused_before = monitor.stats.refused;
     let reply = if label >> 6 == ivmcontrol::IID {
         ivmcontrol::dispatch(monitor, caller, msg)

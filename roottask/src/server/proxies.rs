@@ -76,6 +76,7 @@ impl<P: Platform> Monitor<P> {
         {
             return Err(kernel_exception(e));
         }
+        self.note_thread(slot, dest, space);
         if space.0 != 0
             && (prio != !0 || cpu != 0)
             && self

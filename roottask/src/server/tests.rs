@@ -34,6 +34,12 @@ struct Fake {
     notices: Vec<String>,
     silent: bool,
     debugger: u32,
+    /// The supervision clock (µs).
+    now: u64,
+    /// Threads poked, in order.
+    pokes: Vec<Word>,
+    /// Pokes find their thread waiting.
+    pokes_arrive: bool,
 }
 
 impl Platform for Fake {
@@ -105,6 +111,13 @@ impl Platform for Fake {
     }
     fn zero_frame(&mut self, haddr: u64) {
         self.zeroed.push(haddr);
+    }
+    fn now_us(&mut self) -> u64 {
+        self.now
+    }
+    fn poke(&mut self, thread: ThreadId) -> bool {
+        self.pokes.push(thread.0);
+        self.pokes_arrive
     }
 }
 
@@ -994,4 +1007,247 @@ fn replies_zero_the_fresh_frames_they_expose_once() {
     assert!(reply.must_send(), "{reply:?}");
     assert_eq!(m.platform.zeroed, [0x120_0000, 0x120_1000]);
     assert_eq!(m.fresh.count(), 8192 - 1 - 16 - 1 - 2);
+}
+
+/// A monitor whose VMs are installed as the runtime does (thread sets,
+/// first threads), with supervision records.
+fn supervised(restarts: u32) -> Monitor<Fake> {
+    let mut m = monitor();
+    m.thread_sets = std::vec![crate::supervise::ThreadSet::new(0); MAX_VM].leak();
+    let policy = crate::supervise::Policy {
+        restarts,
+        backoff_ms: 100,
+        watchdog_ms: Some(1000),
+    };
+    for slot in [1, 2] {
+        let entry = m.vms[slot].take().unwrap();
+        m.install_vm(slot, entry, tid(slot as u32, 0));
+        m.supervisor.started(slot, slot - 1, 0, policy, 0);
+    }
+    m
+}
+
+/// The thread-control calls that delete a thread: (number, as a word).
+fn deletions(m: &Monitor<Fake>) -> Vec<u32> {
+    m.platform
+        .thread_controls
+        .iter()
+        .filter(|c| c[1] == 0 && c[3] == 0)
+        .map(|c| c[0] >> 14)
+        .collect()
+}
+
+/// As many idle console polls as the supervisor waits before a poke.
+fn idle_polls(m: &mut Monitor<Fake>) {
+    for _ in 0..crate::supervise::CONFIRM_POLLS {
+        m.supervise(true);
+    }
+}
+
+#[test]
+fn a_genuine_fault_outside_kills_after_the_poke_a_sent_one_does_not() {
+    let mut m = supervised(0);
+    m.platform.pokes_arrive = true;
+    let t = tid(1, 0);
+    // A fault outside: no reply, one suspicion, nothing else yet.
+    assert_eq!(
+        m.pagefault(t, 0x200_0000, 0x1234, 4),
+        Err(ServerError::NoReply)
+    );
+    assert!(m.supervise(false).is_empty());
+    assert!(m.platform.pokes.is_empty());
+    idle_polls(&mut m);
+    assert_eq!(m.platform.pokes, [t.0]);
+    // The poke made the thread retry: the same fault again is death.
+    assert_eq!(
+        m.pagefault(t, 0x200_0000, 0x1234, 4),
+        Err(ServerError::NoReply)
+    );
+    assert!(m.vms[1].is_none(), "torn down");
+    assert!(m
+        .platform
+        .log
+        .iter()
+        .any(|l| l == "vm 1: dead: page fault at 0x02000000 (ip 0x00001234) outside the VM by thread 0x40c8002"));
+    assert_eq!(m.torn_down.len(), 1);
+    // VM 2 sent a fault message and went on with other requests.
+    let u = tid(2, 0);
+    assert_eq!(
+        m.pagefault(u, 0x300_0000, 0x99, 4),
+        Err(ServerError::NoReply)
+    );
+    let mut msg = idl::Message::from_words(&[0x7b00_0000]);
+    dispatch(&mut m, u, &mut msg);
+    idle_polls(&mut m);
+    assert_eq!(m.platform.pokes.len(), 1, "no suspicion left to poke");
+    // Or it is waiting elsewhere: the poke fails and nothing happens.
+    assert_eq!(
+        m.pagefault(u, 0x300_0000, 0x99, 4),
+        Err(ServerError::NoReply)
+    );
+    m.platform.pokes_arrive = false;
+    idle_polls(&mut m);
+    assert_eq!(m.platform.pokes.len(), 2);
+    assert_eq!(
+        m.pagefault(u, 0x300_0000, 0x99, 4),
+        Err(ServerError::NoReply)
+    );
+    assert!(m.vms[2].is_some(), "a new suspicion, not a death");
+}
+
+#[test]
+fn teardown_releases_threads_irqs_remap_slots_and_memory() {
+    let mut m = supervised(0);
+    let (me, own) = (m.monitor_tid(), tid(2, 0));
+    // VM 2 creates two threads and deletes one; claims IRQ 10; maps VGA
+    // (shared with VM 1? no: VM 1 is not ddos) and a frame above RAM.
+    for k in [1, 2] {
+        m.thread_control(own, tid(2, k), own, own, me, 0x1000 * k, !0, 0)
+            .unwrap();
+    }
+    m.thread_control(
+        own,
+        tid(2, 2),
+        ThreadId(0),
+        ThreadId(0),
+        ThreadId(0),
+        !0,
+        !0,
+        0,
+    )
+    .unwrap();
+    let irq10 = ThreadId((10 << 14) | 1);
+    m.associate_interrupt(own, irq10, own, 0xff, 0).unwrap();
+    m.request_device(own, Fpage::new(0xb_8000, 12, 7), 7)
+        .unwrap();
+    m.request_device(own, Fpage::new(0x1000_0000, 12, 7), 7)
+        .unwrap();
+    m.platform.thread_controls.clear();
+    m.platform.unmaps.clear();
+    m.waiting_for = Some(2);
+    let t = m.tear_down(2).unwrap();
+    assert_eq!(
+        t,
+        teardown::Teardown {
+            slot: 2,
+            block_base: 0x200_0000,
+            block_size: 16 << 20,
+            threads: 2,
+            irqs: 1,
+            remap_slots: 2,
+            was_awaited: true,
+        }
+    );
+    assert_eq!(m.waiting_for, None);
+    // The interrupt went back to itself, then both threads were deleted
+    // (the first one last).
+    assert_eq!(
+        m.platform.thread_controls[0],
+        [irq10.0, irq10.0, 0, irq10.0]
+    );
+    let base = BASE + 2 * 4096;
+    assert_eq!(deletions(&m), [base + 1, base]);
+    // Both window pages flushed; the 16 MB block unmapped in 4 MB fpages.
+    assert_eq!(
+        m.platform.unmaps,
+        [
+            (0xbc00_00c7, true),
+            (0xbc00_10c7, true),
+            (0x200_0000 | (22 << 4) | 7, false),
+            (0x240_0000 | (22 << 4) | 7, false),
+            (0x280_0000 | (22 << 4) | 7, false),
+            (0x2c0_0000 | (22 << 4) | 7, false),
+        ]
+    );
+    // Nothing of it is reachable: its old ids are from no VM, its IRQ is
+    // free for another VM, its window slots for other frames.
+    assert_eq!(m.caller_vm(own), None);
+    assert_eq!(
+        x(m.thread_control(own, own, own, own, me, !0, !0, 0)),
+        RmX::ErrNoPrivilege
+    );
+    assert!(m.platform.log.last().unwrap().contains("belongs to no VM"));
+    m.associate_interrupt(tid(1, 0), irq10, tid(1, 0), 0xff, 0)
+        .unwrap();
+    assert!(m.remap.slots.iter().all(|s| s.refs == 0));
+    assert_eq!(m.tear_down(2), None, "only once");
+}
+
+#[test]
+fn a_remap_slot_shared_with_a_live_vm_stays_mapped_for_it() {
+    let mut m = supervised(0);
+    m.vms[1].as_mut().unwrap().device_access = true;
+    let vga = Fpage::new(0xb_8000, 12, 7);
+    m.request_device(tid(1, 0), vga, 7).unwrap();
+    m.request_device(tid(2, 0), vga, 7).unwrap();
+    m.request_device(tid(2, 0), vga, 7).unwrap();
+    m.platform.unmaps.clear();
+    assert_eq!(m.tear_down(2).unwrap().remap_slots, 1);
+    assert!(m.platform.unmaps.iter().all(|&(_, flush)| !flush));
+    // VM 1's one unmap is the last reference: now it is flushed.
+    assert_eq!(m.unmap_device(tid(1, 0), vga, 7), Ok(Fpage::R));
+    assert_eq!(m.platform.unmaps.last(), Some(&(0xbc00_00c7, true)));
+}
+
+#[test]
+fn exception_messages_and_the_watchdog_kill_restarts_follow_the_policy() {
+    let mut m = supervised(1);
+    // An ia32 exception message (label 0xffb0, 12 words) from VM 1.
+    let mut words = [0u32; 13];
+    words[0] = 0xffb0_000c;
+    words[1] = 0x0040_1234;
+    words[3] = 13;
+    let mut msg = idl::Message::from_words(&words);
+    assert!(!dispatch(&mut m, tid(1, 0), &mut msg).must_send());
+    assert!(m.vms[1].is_none());
+    assert!(m.platform.log.contains(
+        &"vm 1: dead: exception 13 (error 0x0) at ip 0x00401234 in thread 0x40c8002".into()
+    ));
+    assert!(m
+        .platform
+        .log
+        .contains(&"vm 1: restart 1 of 1 in 100 ms".into()));
+    assert!(m.supervisor.reserved(1));
+    // Another label or word count is an ordinary (rejected) request.
+    let mut msg = idl::Message::from_words(&[0xffb0_0003, 1, 2, 3]);
+    dispatch(&mut m, tid(2, 0), &mut msg);
+    assert!(m.vms[2].is_some());
+    // VM 2 never reports init complete: the watchdog (1000 ms) fires.
+    m.platform.now = 99_999;
+    assert!(m.supervise(true).is_empty(), "VM 1's back-off is 100 ms");
+    m.platform.now = 100_000;
+    assert_eq!(m.supervise(false).as_slice(), [1]);
+    m.platform.now = 1_000_000;
+    m.supervise(false);
+    assert!(m.vms[2].is_none());
+    assert!(m
+        .platform
+        .log
+        .iter()
+        .any(|l| l == "vm 2: dead: watchdog: no init complete within 1000 ms of the start"));
+    // The runtime restarts VM 1 with a new thread version; it dies again
+    // and stays stopped after its one restart.
+    m.supervisor.restarting(1);
+    assert_eq!(m.supervisor.next_version(1), 3);
+    let entry = VmEntry::new(
+        Layout::new(0x100_0000, 16 << 20, 0, 0),
+        0x180_0000,
+        false,
+        &[],
+    );
+    let new_first = ThreadId(((BASE + 4096) << 14) | 3);
+    m.install_vm(1, entry, new_first);
+    m.supervisor
+        .started(1, 0, 0, m.supervisor.watch(1).unwrap().policy, 1_000_000);
+    assert_eq!(m.caller_vm(new_first), Some(1));
+    let mut msg = idl::Message::from_words(&words);
+    dispatch(&mut m, new_first, &mut msg);
+    assert!(m
+        .platform
+        .log
+        .contains(&"vm 1: stopped: died again after 1 of 1 restarts; no more restarts".into()));
+    assert!(!m.supervisor.reserved(1));
+    assert_eq!((m.supervisor.deaths, m.supervisor.restarts), (3, 1));
+    let drained: Vec<usize> = m.torn_down.iter().map(|t| t.slot).collect();
+    assert_eq!(drained, [1, 2, 1]);
 }

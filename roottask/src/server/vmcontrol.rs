@@ -14,12 +14,18 @@ impl<P: Platform> Monitor<P> {
         // for advances it, once; stray or repeated messages are logged.
         match self.caller_vm(caller) {
             Some(slot) if self.waiting_for == Some(slot) => {
+                self.supervisor.init_complete(slot);
                 self.waiting_for = None;
                 self.init_complete = Some(slot);
             }
-            Some(slot) => self.platform.log(format_args!(
-                "vm {slot}: client_init_complete ignored (not awaited)"
-            )),
+            Some(slot) => {
+                // A restarted VM reports too: it is alive (the watchdog is
+                // off), but the start sequence moved on when it died.
+                self.supervisor.init_complete(slot);
+                self.platform.log(format_args!(
+                    "vm {slot}: client_init_complete ignored (not awaited)"
+                ))
+            }
             None => self.platform.log(format_args!(
                 "client_init_complete from {:#x} ignored: no VM",
                 caller.0

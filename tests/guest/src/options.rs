@@ -137,6 +137,34 @@ impl Mode {
     }
 }
 
+/// How a `die=` guest dies (VM supervision scenarios).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Die {
+    /// `die=fault`: read a word just past its memory (a page fault the
+    /// monitor cannot answer).
+    Fault,
+    /// `die=loop`: an endless loop of requests, never init complete (for
+    /// `watchdog=`).
+    Loop,
+    /// `die=exception`: make the monitor its exception handler, then
+    /// execute a privileged instruction (#GP).
+    Exception,
+}
+
+impl Die {
+    /// The `die=` value.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Die::Fault => "fault",
+            Die::Loop => "loop",
+            Die::Exception => "exception",
+        }
+    }
+}
+
+/// Default `die-until=`: only the first instance (thread version 2) dies.
+pub const DEFAULT_DIE_UNTIL: u32 = 3;
+
 /// The command line, decoded.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Options<'a> {
@@ -203,6 +231,11 @@ pub struct Options<'a> {
     pub ddos: bool,
     /// The `noclientdma` flag (only meaningful with `ddos`).
     pub noclientdma: bool,
+    /// `die=fault|loop|exception`: die on purpose instead of the checks.
+    pub die: Option<Die>,
+    /// `die-until=V`: die only while the own thread version is below V
+    /// (default [`DEFAULT_DIE_UNTIL`]: a restarted instance passes).
+    pub die_until: u32,
     /// The first of the guest's own options whose value did not parse.
     pub bad: Option<&'a str>,
 }
@@ -237,6 +270,8 @@ impl<'a> Options<'a> {
             vcpus: 0,
             ddos: false,
             noclientdma: false,
+            die: None,
+            die_until: DEFAULT_DIE_UNTIL,
             bad: None,
         };
         let (mut vmsize, mut wedge, mut offset, mut vcpus) = (None, None, None, None);
@@ -333,6 +368,18 @@ impl<'a> Options<'a> {
                     let mut v = 0;
                     own(&mut v);
                     o.prompt = v != 0;
+                }
+                "die" => match [Die::Fault, Die::Loop, Die::Exception]
+                    .into_iter()
+                    .find(|d| d.name() == value)
+                {
+                    Some(d) => o.die = Some(d),
+                    None => {
+                        o.bad.get_or_insert(token);
+                    }
+                },
+                "die-until" => {
+                    own(&mut o.die_until);
                 }
                 "expect-pcpus" => {
                     own(&mut o.expect_pcpus);
@@ -512,6 +559,19 @@ mod tests {
         for m in Mode::ALL {
             assert_eq!(Mode::from_name(m.name()), Some(m));
         }
+    }
+
+    #[test]
+    fn die_options() {
+        let o = Options::parse("vmstart restart=2 name=d die=fault");
+        assert_eq!((o.die, o.die_until, o.bad), (Some(Die::Fault), 3, None));
+        let o = Options::parse("die=loop die-until=1000");
+        assert_eq!((o.die, o.die_until), (Some(Die::Loop), 1000));
+        let o = Options::parse("die=exception");
+        assert_eq!(o.die, Some(Die::Exception));
+        let o = Options::parse("die=soon");
+        assert_eq!((o.die, o.bad), (None, Some("die=soon")));
+        assert_eq!(Options::parse("").die, None);
     }
 
     #[test]

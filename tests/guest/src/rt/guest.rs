@@ -156,6 +156,29 @@ pub extern "C" fn guest_main() -> ! {
         own.user_base
     ));
 
+    if let Some(die) = opts.die {
+        let version = checks::thread_version(me);
+        if version < opts.die_until {
+            report.line(format_args!(
+                "die: instance with thread version {version}: dying by {} now",
+                die.name()
+            ));
+            report.out.flush();
+            super::modes::die(die, &snap, pager);
+        }
+        // A restarted instance: a new thread version, then the usual checks.
+        report.line(format_args!(
+            "die: new instance with thread version {version} (die-until={}): not dying; running the checks",
+            opts.die_until
+        ));
+        report.check(
+            "restarted instance",
+            // The monitor's first VM in a slot gets version 2 (§6.1).
+            version > 2,
+            version,
+            "a thread version above 2",
+        );
+    }
     checks::run(&snap, &opts, &own, &mut report, &mut VmMemory);
     let rm = if snap.resourcemon_tid != 0 {
         snap.resourcemon_tid

@@ -16,7 +16,7 @@ use test_guest::fuzz::{
     mark_word, Broken, Case, Counts, Fuzzer, Got, MapCheck, DONE_LABEL, MARKED,
 };
 use test_guest::ipc::iresourcemon;
-use test_guest::options::Options;
+use test_guest::options::{Die, Options};
 use test_guest::pages::{vm_free_pages, FreePages};
 use test_guest::probe::{
     self as probe, above_ram_page, hostile_probes, map_item, req, rm_exception, scratch_page,
@@ -921,4 +921,39 @@ pub fn victim<W: Write>(
     r.eq("storm-over messages", done, opts.fuzzers);
     r.eq("victim mismatches", mismatches, 0);
     r.eq("victim words changed", changed, 0);
+}
+
+/// Die on purpose (`die=`, the supervision scenarios); never returns.
+pub fn die(how: Die, snap: &Snapshot, pager: u32) -> ! {
+    match how {
+        Die::Fault => {
+            // Just past the VM's memory: nothing the monitor can map.
+            let addr = snap.link_vaddr.wrapping_add(snap.phys_size);
+            loop {
+                // SAFETY: deliberately faults; the monitor never maps this
+                // address, so the thread stays blocked in the fault.
+                let _ = unsafe { (addr as usize as *const u32).read_volatile() };
+            }
+        }
+        Die::Loop => loop {
+            // Busy, not alive: requests forever, never init complete.
+            let _ = call_timed(
+                snap.resourcemon_tid,
+                &req::tid_to_space_id(snap.resourcemon_tid),
+                NONE,
+                1_000_000,
+                1_000_000,
+            );
+        },
+        Die::Exception => {
+            l4_sys::ia32::utcb::write(l4_sys::ia32::utcb::tcr::EXCEPTION_HANDLER, pager);
+            loop {
+                // SAFETY: a privileged instruction in user mode raises #GP
+                // on purpose; the kernel sends the exception to the
+                // monitor, which gives no reply. (Not `ud2`: the debug
+                // kernel stops in its debugger on #UD.)
+                unsafe { core::arch::asm!("hlt") };
+            }
+        }
+    }
 }
