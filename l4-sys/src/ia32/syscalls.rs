@@ -85,6 +85,8 @@ macro_rules! entries {
             let kip = kip();
             let base = kernel_interface().kip_base as u32;
             $( $name.store(base.wrapping_add(kip.syscall_link($field) as u32), Relaxed); )*
+            let khz = kip.cpu0_khz().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+            CLOCK_KHZ.store(khz, Relaxed);
         }
     };
 }
@@ -424,13 +426,23 @@ pub unsafe fn unmap(fpages_last_mr: u32, flush: bool, mr0: Fpage) -> Fpage {
     Fpage(r.esi)
 }
 
-/// SystemClock: microseconds since boot.
-pub fn system_clock() -> u64 {
+/// Processor 0's internal frequency (kHz) as the KIP published it.
+static CLOCK_KHZ: AtomicU32 = AtomicU32::new(0);
+
+/// SystemClock: microseconds since boot; `None` when the kernel's
+/// calibration published a processor frequency below 1 MHz. The ia32 stub
+/// divides the TSC by (kHz / 1000), so it would divide by zero (a #DE in
+/// the caller); under a heavily loaded emulator the calibration does give
+/// such values now and then.
+pub fn system_clock() -> Option<u64> {
     ensure_init();
+    if CLOCK_KHZ.load(Relaxed) < 1000 {
+        return None;
+    }
     let mut r = Regs::default();
     // SAFETY: reads the time stamp counter in the stub; no side effects.
     unsafe { raw_call(&ENTRY_SYSTEM_CLOCK, &mut r) };
-    ((r.edx as u64) << 32) | r.eax as u64
+    Some(((r.edx as u64) << 32) | r.eax as u64)
 }
 
 /// The CPU's time-stamp counter. Under QEMU with `-icount shift=0` it counts

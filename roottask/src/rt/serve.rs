@@ -159,9 +159,16 @@ static CLOCK_US: AtomicU64 = AtomicU64::new(0);
 /// SystemClock at the last poll.
 static LAST_SYSTEM_US: AtomicU64 = AtomicU64::new(0);
 
+/// SystemClock, or where the kernel's calibration failed (it published a
+/// frequency below 1 MHz, `ia32::system_clock`) the TSC at an assumed
+/// 1 GHz, which is its rate under `-icount shift=0`.
+fn system_us() -> u64 {
+    ia32::system_clock().unwrap_or_else(|| ia32::rdtsc() / 1000)
+}
+
 /// Advance [`CLOCK_US`] at a poll; `idle`: after a receive timeout.
 fn advance_clock(idle: bool) {
-    let now = ia32::system_clock();
+    let now = system_us();
     let last = LAST_SYSTEM_US.swap(now, Relaxed);
     let step = if idle {
         POLL_US
@@ -243,7 +250,7 @@ pub fn serve(
     mut after_each: impl FnMut(&mut Monitor<Ia32>, Event),
 ) -> ! {
     utcb::set_acceptor(Acceptor::UNTYPED);
-    LAST_SYSTEM_US.store(ia32::system_clock(), Relaxed);
+    LAST_SYSTEM_US.store(system_us(), Relaxed);
     let mut msg = idl::Message::new();
     // Virtual µs without a request (counted in polls), for the idle report.
     let mut quiet_us = 0u64;
