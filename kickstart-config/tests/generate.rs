@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kickstart_config::host::{
-    check_entry, grub_cfg, menu_lst, parse_menu, BootDesc, Format, Machine, QemuBoot, QemuModule,
+    check_entry, grub_cfg, menu_lst, parse_menu, BootDesc, Format, QemuBoot, QemuModule,
 };
 use kickstart_config::plan::{plan, ModuleInput};
 
@@ -68,15 +68,12 @@ fn round_trip_menu_lst_and_grub_cfg() {
             (grub_cfg(&d).unwrap(), Format::GrubCfg),
         ] {
             assert_eq!(Format::detect(&text), fmt);
-            let entries = parse_menu(&text, fmt);
+            let menu = parse_menu(&text, fmt);
+            assert!(menu.diagnostics.is_empty(), "{name}: {:?}", menu.diagnostics);
+            let entries = menu.entries;
             assert_eq!(entries.len(), 1);
-            let r = check_entry(
-                &entries[0],
-                &Machine {
-                    memory: d.memory().unwrap(),
-                    cpus: d.machine.cpus,
-                },
-            );
+            assert_eq!(&entries[0].title, d.title.get_ref(), "{name} {fmt:?} title");
+            let r = check_entry(&entries[0], &d.machine().unwrap());
             assert_eq!(r.plan, want, "{name} {fmt:?}");
             assert!(
                 r.diagnostics

@@ -460,8 +460,8 @@ fn parse_menu_lst(text: &str) -> Menu {
         while end > rest && t[end - 1] == b' ' {
             end -= 1;
         }
-        let cmd = l.string(0..cmd_end);
-        let cmd_span = l.offs[0]..l.offs[cmd_end - 1] + 1;
+        let cmd = l.string(0..cmd_end.max(1));
+        let cmd_span = l.offs[0]..l.offs[cmd_end.max(1) - 1] + 1;
         let line_span = l.offs[0]..l.offs[n - 1] + 1;
         match cmd.as_str() {
             "title" => menu

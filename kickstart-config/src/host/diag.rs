@@ -160,12 +160,14 @@ impl SourceFile {
             .get(last + 1)
             .map_or(self.text.len(), |&s| s - 1);
         let to = to.max(end).min(self.text.len());
-        let excerpt = &self.text[from..to];
+        // Tabs as one blank each: same byte offsets, and the column shown
+        // is the character column (the renderer would widen a tab).
+        let excerpt = self.text[from..to].replace('\t', " ");
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let snippet = Snippet::source(excerpt)
+        let snippet = Snippet::source(excerpt.as_str())
             .line_start(first + 1)
             .path(self.name.as_str())
             .fold(false)
