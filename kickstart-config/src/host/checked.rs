@@ -143,10 +143,12 @@ fn check_source_desc(
                 }
                 Ok((d, findings, machine, entry)) => {
                     report.diagnostics = findings;
+                    let mut r = check_entry(&entry, &machine);
+                    name_vms(&d, &mut r);
                     report.entries.push(EntryReport {
                         title: entry.title.clone(),
                         span: entry.span.clone(),
-                        report: check_entry(&entry, &machine),
+                        report: r,
                     });
                     (report, Some(d))
                 }
@@ -173,6 +175,22 @@ fn check_source_desc(
                 })
                 .collect();
             (report, None)
+        }
+    }
+}
+
+/// Names the description's VM in front of a finding located inside its
+/// `[[vm]]` table (the planner counts groups, the description names VMs).
+fn name_vms(d: &BootDesc, r: &mut Report) {
+    for diag in &mut r.diagnostics {
+        let vm = d.vm.iter().find(|v| {
+            let s = v.span();
+            s.start <= diag.span.start && diag.span.start < s.end
+        });
+        if let Some(v) = vm {
+            if !diag.message.starts_with("vm `") {
+                diag.message = std::format!("vm `{}`: {}", v.get_ref().name.get_ref(), diag.message);
+            }
         }
     }
 }
