@@ -5,6 +5,7 @@
 //! errors on standard error), 2 unusable input (a file that cannot be read,
 //! a bad option value).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -143,24 +144,38 @@ fn check(file: &Path, opts: &CheckOptions, format: Option<&str>, style: Style) -
         opts,
     );
     let name = &report.source.name;
-    for d in &report.diagnostics {
-        eprint!("{}", report.source.render(d, style));
-    }
-    for e in &report.entries {
-        let (line, _) = report.source.line_col(e.span.start);
-        println!("entry `{}` (line {line}):", e.title);
-        for d in &e.report.diagnostics {
-            eprint!("{}", report.source.render(d, style));
+    // Buffered: a large menu prints one plan line per VM.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+    let mut print = || -> std::io::Result<()> {
+        for d in &report.diagnostics {
+            write!(err, "{}", report.source.render(d, style))?;
         }
-        for p in &e.report.plan {
-            println!("  {p}");
+        for e in &report.entries {
+            let (line, _) = report.source.line_col(e.span.start);
+            writeln!(out, "entry `{}` (line {line}):", e.title)?;
+            for d in &e.report.diagnostics {
+                // Keep the two streams in step for a reader of both.
+                out.flush()?;
+                write!(err, "{}", report.source.render(d, style))?;
+                err.flush()?;
+            }
+            for p in &e.report.plan {
+                writeln!(out, "  {p}")?;
+            }
         }
-    }
+        Ok(())
+    };
+    // A closed pipe (`| head`) ends the listing, not the program.
+    let _ = print();
     let errors = report.errors();
+    let _ = out.flush();
+    drop(out);
     if errors > 0 {
-        eprintln!("{name}: {errors} error(s)");
+        let _ = writeln!(err, "{name}: {errors} error(s)");
         ExitCode::FAILURE
     } else {
+        drop(err);
         println!("{name}: ok");
         ExitCode::SUCCESS
     }

@@ -33,7 +33,8 @@ pub const KICKSTART_STRING_BUFFER: usize = 4096;
 /// first VM at 8 MB or above; spec §3.1): a lower bound used by the memory check.
 pub const RESERVED_LOW: u64 = 8 << 20;
 
-/// GRUB legacy (0.97) commands, including the common distribution additions.
+/// GRUB legacy (0.97) commands, including the common distribution additions
+/// (sorted: looked up by binary search).
 pub const GRUB_LEGACY_COMMANDS: &[&str] = &[
     "background",
     "blocklist",
@@ -104,7 +105,7 @@ pub const GRUB_LEGACY_COMMANDS: &[&str] = &[
     "viewport",
 ];
 
-/// GRUB 2 commands and reserved words a boot menu plausibly uses.
+/// GRUB 2 commands and reserved words a boot menu plausibly uses (sorted).
 pub const GRUB2_COMMANDS: &[&str] = &[
     "[",
     "acpi",
@@ -273,40 +274,55 @@ impl SrcLine {
     }
 }
 
-/// Text being assembled together with the source offset of every byte.
+/// Text being assembled together with the source offset of every byte,
+/// kept as runs of consecutive source bytes (one run for a plain line).
 #[derive(Default)]
 struct Mapped {
     text: Vec<u8>,
-    offs: Vec<usize>,
+    /// `(at, src)`: from text byte `at` on, source byte `src` onwards.
+    runs: Vec<(usize, usize)>,
 }
 
 impl Mapped {
     fn push(&mut self, b: u8, off: usize) {
+        let n = self.text.len();
+        match self.runs.last() {
+            Some(&(at, src)) if src + (n - at) == off => {}
+            _ => self.runs.push((n, off)),
+        }
         self.text.push(b);
-        self.offs.push(off);
     }
 
     fn pop(&mut self) {
         self.text.pop();
-        self.offs.pop();
+        if self.runs.last().is_some_and(|&(at, _)| at == self.text.len()) {
+            self.runs.pop();
+        }
     }
 
     fn len(&self) -> usize {
         self.text.len()
     }
 
-    /// Segments of `range` (one per run of consecutive source offsets).
+    /// Source offset of text byte `i`.
+    fn off(&self, i: usize) -> usize {
+        let k = self.runs.partition_point(|&(at, _)| at <= i) - 1;
+        let (at, src) = self.runs[k];
+        src + (i - at)
+    }
+
+    /// Segments of `range`, placed from command-line byte `base` on.
     fn segs(&self, range: Range<usize>, base: usize) -> Vec<Seg> {
-        let mut segs: Vec<Seg> = Vec::new();
-        for i in range.clone() {
-            let o = self.offs[i];
-            match segs.last_mut() {
-                Some(s) if s.exact && s.src.end == o => s.src.end = o + 1,
-                _ => segs.push(Seg {
-                    at: base + i - range.start,
-                    src: o..o + 1,
+        let mut segs = Vec::new();
+        for (k, &(at, src)) in self.runs.iter().enumerate() {
+            let end = self.runs.get(k + 1).map_or(self.text.len(), |r| r.0);
+            let (a, b) = (at.max(range.start), end.min(range.end));
+            if a < b {
+                segs.push(Seg {
+                    at: base + a - range.start,
+                    src: src + (a - at)..src + (b - at),
                     exact: true,
-                }),
+                });
             }
         }
         segs
@@ -461,8 +477,8 @@ fn parse_menu_lst(text: &str) -> Menu {
             end -= 1;
         }
         let cmd = l.string(0..cmd_end.max(1));
-        let cmd_span = l.offs[0]..l.offs[cmd_end.max(1) - 1] + 1;
-        let line_span = l.offs[0]..l.offs[n - 1] + 1;
+        let cmd_span = l.off(0)..l.off(cmd_end.max(1) - 1) + 1;
+        let line_span = l.off(0)..l.off(n - 1) + 1;
         match cmd.as_str() {
             "title" => menu
                 .entries
@@ -497,7 +513,7 @@ fn parse_menu_lst(text: &str) -> Menu {
                     e.modules.push(src);
                 }
             }
-            c if GRUB_LEGACY_COMMANDS.contains(&c) => {}
+            c if GRUB_LEGACY_COMMANDS.binary_search(&c).is_ok() => {}
             c => menu.diagnostics.push(unknown_command(
                 c,
                 cmd_span,
@@ -874,7 +890,7 @@ fn grub2_command(
             }
             None
         }
-        c if GRUB2_COMMANDS.contains(&c) => None,
+        c if GRUB2_COMMANDS.binary_search(&c).is_ok() => None,
         // `name=value` assigns a variable.
         c if c.contains('=') => None,
         c => {
@@ -1108,5 +1124,37 @@ fn fmt_bytes(v: u64) -> String {
     match u32::try_from(v) {
         Ok(v) => Size(v).to_string(),
         Err(_) => std::format!("{}M", v >> 20),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lists_are_sorted_for_binary_search() {
+        for list in [GRUB_LEGACY_COMMANDS, GRUB2_COMMANDS] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn mapped_runs() {
+        let mut m = Mapped::default();
+        for (b, o) in [(b'a', 10), (b'b', 11), (b' ', 20), (b'c', 21)] {
+            m.push(b, o);
+        }
+        assert_eq!(m.runs, [(0, 10), (2, 20)]);
+        assert_eq!(m.off(3), 21);
+        assert_eq!(
+            m.segs(1..4, 5),
+            [
+                Seg { at: 5, src: 11..12, exact: true },
+                Seg { at: 6, src: 20..22, exact: true }
+            ]
+        );
+        m.pop();
+        m.pop();
+        assert_eq!(m.runs, [(0, 10)]);
     }
 }
