@@ -2,8 +2,7 @@
 //! (plain-text rendering, as on a pipe).
 
 use kickstart_config::host::{
-    check_source, parse_menu, CheckOptions, FileReport, Format, Input, Severity, SourceFile,
-    Style,
+    check_source, parse_menu, CheckOptions, FileReport, Format, Input, Severity, SourceFile, Style,
 };
 
 fn run_report(file: &str, text: &str, memory: Option<u64>) -> FileReport {

@@ -69,7 +69,11 @@ fn round_trip_menu_lst_and_grub_cfg() {
         ] {
             assert_eq!(Format::detect(&text), fmt);
             let menu = parse_menu(&text, fmt);
-            assert!(menu.diagnostics.is_empty(), "{name}: {:?}", menu.diagnostics);
+            assert!(
+                menu.diagnostics.is_empty(),
+                "{name}: {:?}",
+                menu.diagnostics
+            );
             let entries = menu.entries;
             assert_eq!(entries.len(), 1);
             assert_eq!(&entries[0].title, d.title.get_ref(), "{name} {fmt:?} title");

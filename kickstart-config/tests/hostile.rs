@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use kickstart_config::host::{
-    check_source, grub_cfg, menu_lst, parse_menu, BootDesc, CheckOptions, CheckedBoot,
-    FileReport, Format, Input, QemuBoot, Refusal, SourceFile, Style,
+    check_source, grub_cfg, menu_lst, parse_menu, BootDesc, CheckOptions, CheckedBoot, FileReport,
+    Format, Input, QemuBoot, Refusal, SourceFile, Style,
 };
 use kickstart_config::num::parse_memory;
 
@@ -57,7 +57,9 @@ fn errors(r: &FileReport) -> Vec<(usize, usize, String)> {
 
 /// Line and column of the first occurrence of `needle` in `text`.
 fn pos(text: &str, needle: &str) -> (usize, usize) {
-    let at = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in text"));
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"));
     let f = SourceFile::new("x", text);
     f.line_col(at)
 }
@@ -94,7 +96,10 @@ fn assert_refused_unless_forced(text: &str) {
     .unwrap_or_else(|e| panic!("{}", e.render(Style::Plain)));
     assert_eq!(forced.report.errors(), 0);
     let warnings = forced.render_warnings(Style::Plain);
-    assert!(warnings.contains("warning:") && warnings.contains("--force"), "{warnings}");
+    assert!(
+        warnings.contains("warning:") && warnings.contains("--force"),
+        "{warnings}"
+    );
     assert!(forced.menu_lst().unwrap().starts_with("title t\n"));
     assert!(forced.qemu_boot().is_ok());
 }
@@ -115,18 +120,36 @@ fn forty_two_vms() {
     let text = desc(&extra);
     let r = check_toml(&text);
     // kickstart drops modules beyond 32: located at the 33rd module's table.
-    assert_error_at(&r, "kickstart takes at most 32 modules", "{ path = \"k\" }\n[[vm]]\nname = \"v30\"", 0);
+    assert_error_at(
+        &r,
+        "kickstart takes at most 32 modules",
+        "{ path = \"k\" }\n[[vm]]\nname = \"v30\"",
+        0,
+    );
     // The 16th instance has no slot: located at that VM's module.
-    assert_error_at(&r, "at most 15 guest VMs", "{ path = \"k\" }\n[[vm]]\nname = \"v16\"", 0);
+    assert_error_at(
+        &r,
+        "at most 15 guest VMs",
+        "{ path = \"k\" }\n[[vm]]\nname = \"v16\"",
+        0,
+    );
     assert_refused_unless_forced(&text);
 }
 
 #[test]
 fn five_thousand_byte_command_line() {
     let long = "x".repeat(5000);
-    let text = desc(&vm("a", &format!("kernel = {{ path = \"k\", args = \"{long}\" }}\n")));
+    let text = desc(&vm(
+        "a",
+        &format!("kernel = {{ path = \"k\", args = \"{long}\" }}\n"),
+    ));
     let r = check_toml(&text);
-    assert_error_at(&r, "kickstart's buffer holds 4096", "path = \"kickstart\"", 8);
+    assert_error_at(
+        &r,
+        "kickstart's buffer holds 4096",
+        "path = \"kickstart\"",
+        8,
+    );
     // The part beyond 511 bytes, inside the TOML string: the monitor's
     // line is "k vmstart xxx…", so byte 511 is the args' byte 511 - 10.
     assert_error_at(&r, "at most 511 fit", &format!("\"{long}"), 1 + 511 - 10);
@@ -176,7 +199,12 @@ fn vm_options_in_guest_arguments() {
     let body = "vmsize = \"64M\"\nwedgeinstall = \"16M\"\nwedge = { path = \"w\" }\nkernel = { path = \"k\", args = \"console=ttyS0 vmstart vmsize=8M\" }\n";
     let text = desc(&vm("a", body));
     let r = check_toml(&text);
-    assert_error_at(&r, "`vmstart` in the arguments is a VM option", "vmstart vmsize=8M", 0);
+    assert_error_at(
+        &r,
+        "`vmstart` in the arguments is a VM option",
+        "vmstart vmsize=8M",
+        0,
+    );
     assert_error_at(&r, "`vmsize=8M` in the arguments", "vmsize=8M\"", 0);
     assert!(
         r.all().any(|d| d
@@ -191,7 +219,12 @@ fn vm_options_in_guest_arguments() {
     let text = desc(&vm("a", &format!("allow-vm-options = true\n{body}")));
     let r = check_toml(&text);
     assert!(!r.all().any(|d| d.message.contains("in the arguments")));
-    assert_eq!(r.entries[0].report.plan.len(), 2, "{:?}", r.entries[0].report.plan);
+    assert_eq!(
+        r.entries[0].report.plan.len(),
+        2,
+        "{:?}",
+        r.entries[0].report.plan
+    );
     // Also on the VM line of a VM without a wedge.
     let text = desc(&vm("a", "kernel = { path = \"k\", args = \"ddos\" }\n"));
     assert_error_at(&check_toml(&text), "`ddos` in the arguments", "ddos", 0);
@@ -207,7 +240,9 @@ fn unknown_command_with_suggestion() {
     let cfg = "menuentry \"a\" {\n multiboot /k /k\n module /p /p\n module /sigma0 /sigma0\n module /r /r\n modul /w /w vmstart\n module /w /w vmstart\n}\n";
     let r = check_menu(cfg, Format::GrubCfg);
     assert_error_at(&r, "unknown command `modul`", "modul ", 0);
-    assert!(r.render(Style::Plain).contains("help: did you mean `module`?"));
+    assert!(r
+        .render(Style::Plain)
+        .contains("help: did you mean `module`?"));
     // A variable assignment and known commands are no error.
     let r = check_menu(
         "set timeout=5\ntimeout=3\ninsmod multiboot\nmenuentry \"a\" {\n multiboot /k /k\n module /p /p\n module /sigma0 /sigma0\n module /r /r\n}\n",
@@ -224,7 +259,9 @@ fn module_without_a_file() {
     );
     let e = errors(&r);
     assert_eq!(
-        e.iter().filter(|x| x.2.contains("`module` without a file")).count(),
+        e.iter()
+            .filter(|x| x.2.contains("`module` without a file"))
+            .count(),
         2,
         "{e:?}"
     );
@@ -283,16 +320,28 @@ fn quoted_titles_are_read_whole_and_written_escaped() {
         let d = BootDesc::parse(&desc_with(&text)).unwrap();
         let cfg = grub_cfg(&d).unwrap();
         assert!(cfg.starts_with("menuentry \""), "{cfg}");
-        assert_eq!(parse_menu(&cfg, Format::GrubCfg).entries[0].title, title, "{cfg}");
+        assert_eq!(
+            parse_menu(&cfg, Format::GrubCfg).entries[0].title,
+            title,
+            "{cfg}"
+        );
         let lst = menu_lst(&d).unwrap();
-        assert_eq!(parse_menu(&lst, Format::MenuLst).entries[0].title, title, "{lst}");
+        assert_eq!(
+            parse_menu(&lst, Format::MenuLst).entries[0].title,
+            title,
+            "{lst}"
+        );
     }
     // What GRUB legacy cannot show as written is refused, located.
     for bad in ["ends\\\\", " leading"] {
         let text = BASE.replace("title = \"t\"", &format!("title = \"{bad}\""));
         let e = BootDesc::parse(&desc_with(&text)).unwrap_err();
         let span = e.span().unwrap();
-        assert_eq!(SourceFile::new("x", desc_with(&text)).line_col(span.start), (1, 9), "{e}");
+        assert_eq!(
+            SourceFile::new("x", desc_with(&text)).line_col(span.start),
+            (1, 9),
+            "{e}"
+        );
     }
 }
 
@@ -313,7 +362,10 @@ fn toml_parse_errors_point_into_the_toml() {
     assert_eq!((e[0].0, e[0].1), pos(&text, "bogus"));
     assert!(e[0].2.contains("unknown field `bogus`"), "{e:?}");
     let out = r.render(Style::Plain);
-    assert!(out.contains(&format!("--> d.toml:{}:1", pos(&text, "bogus").0)), "{out}");
+    assert!(
+        out.contains(&format!("--> d.toml:{}:1", pos(&text, "bogus").0)),
+        "{out}"
+    );
     // Broken TOML syntax too.
     let r = check_toml("title = \"t\nx");
     assert_eq!(errors(&r)[0].0, 1);
@@ -325,10 +377,17 @@ fn value_errors_carry_line_and_column() {
         ("1K1", 2, "unexpected text after the number"),
         ("08M", 1, "not an octal digit"),
     ] {
-        let text = desc(&vm("a", &format!("vmsize = \"{value}\"\nkernel = {{ path = \"k\" }}\n")));
+        let text = desc(&vm(
+            "a",
+            &format!("vmsize = \"{value}\"\nkernel = {{ path = \"k\" }}\n"),
+        ));
         let r = check_toml(&text);
         assert_error_at(&r, reason, &format!("\"{value}\""), 1 + col_in_value);
-        assert!(errors(&r)[0].2.starts_with("vm `a`: `vmsize` = "), "{:?}", errors(&r));
+        assert!(
+            errors(&r)[0].2.starts_with("vm `a`: `vmsize` = "),
+            "{:?}",
+            errors(&r)
+        );
     }
 }
 
@@ -364,8 +423,13 @@ fn vmsize_true_gets_a_clear_message() {
 #[test]
 fn arguments_grub2_would_change_are_refused_for_grub_cfg_only() {
     let text = desc(&vm("a", "kernel = { path = \"k\", args = \"a='b'\" }\n"));
-    let b = CheckedBoot::from_text("d.toml", &text, PathBuf::from("/"), &CheckOptions::default())
-        .unwrap();
+    let b = CheckedBoot::from_text(
+        "d.toml",
+        &text,
+        PathBuf::from("/"),
+        &CheckOptions::default(),
+    )
+    .unwrap();
     assert!(b.render_warnings(Style::Plain).contains("GRUB 2 (2.06)"));
     assert!(b.menu_lst().unwrap().contains("a='b'"));
     let Err(Refusal::Invalid(r)) = b.grub_cfg() else {
@@ -377,14 +441,18 @@ fn arguments_grub2_would_change_are_refused_for_grub_cfg_only() {
 #[test]
 fn qemu_args_without_kickstart_args_have_no_append() {
     let d = BootDesc::parse(&desc(&vm("a", "kernel = { path = \"k\" }\n"))).unwrap();
-    let args = QemuBoot::from_desc(&d, &PathBuf::from("/b")).unwrap().to_qemu_args();
+    let args = QemuBoot::from_desc(&d, &PathBuf::from("/b"))
+        .unwrap()
+        .to_qemu_args();
     assert!(!args.iter().any(|a| a == "-append"), "{args:?}");
-    let d = BootDesc::parse(
-        &desc(&vm("a", "kernel = { path = \"k\" }\n"))
-            .replace("path = \"kickstart\"", "path = \"kickstart\"\nargs = \"kmem=64M\""),
-    )
+    let d = BootDesc::parse(&desc(&vm("a", "kernel = { path = \"k\" }\n")).replace(
+        "path = \"kickstart\"",
+        "path = \"kickstart\"\nargs = \"kmem=64M\"",
+    ))
     .unwrap();
-    let args = QemuBoot::from_desc(&d, &PathBuf::from("/b")).unwrap().to_qemu_args();
+    let args = QemuBoot::from_desc(&d, &PathBuf::from("/b"))
+        .unwrap()
+        .to_qemu_args();
     assert_eq!(args[2..4], ["-append", "kmem=64M"]);
 }
 
@@ -406,23 +474,42 @@ fn cli_refuses_and_forces() {
     let dir = std::env::temp_dir().join(format!("ksc-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("vcpus.toml");
-    std::fs::write(&file, desc(&vm("a", "vcpus = 33\nkernel = { path = \"k\" }\n"))).unwrap();
+    std::fs::write(
+        &file,
+        desc(&vm("a", "vcpus = 33\nkernel = { path = \"k\" }\n")),
+    )
+    .unwrap();
     let bin = env!("CARGO_BIN_EXE_kickstart-config");
     for cmd in ["menu-lst", "grub-cfg", "qemu-args"] {
         let out = Command::new(bin).arg(cmd).arg(&file).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
         assert!(out.stdout.is_empty(), "{cmd} wrote something");
-        assert!(err.contains("vcpus=33") && err.contains("vcpus.toml:14:9"), "{cmd}: {err}");
+        assert!(
+            err.contains("vcpus=33") && err.contains("vcpus.toml:14:9"),
+            "{cmd}: {err}"
+        );
         assert!(!err.contains('\x1b'), "no colour on a pipe");
-        let out = Command::new(bin).arg(cmd).arg("--force").arg(&file).output().unwrap();
+        let out = Command::new(bin)
+            .arg(cmd)
+            .arg("--force")
+            .arg(&file)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{cmd} --force: {err}");
-        assert!(err.contains("warning: vm `a`: vm 0: module 0: vcpus=33"), "{err}");
+        assert!(
+            err.contains("warning: vm `a`: vm 0: module 0: vcpus=33"),
+            "{err}"
+        );
         assert!(!out.stdout.is_empty());
     }
     let big = dir.join("big.toml");
-    std::fs::write(&big, desc(&vm("a", "vmsize = \"600M\"\nkernel = { path = \"k\" }\n"))).unwrap();
+    std::fs::write(
+        &big,
+        desc(&vm("a", "vmsize = \"600M\"\nkernel = { path = \"k\" }\n")),
+    )
+    .unwrap();
     for (memory, code) in [("512", 1), ("512M", 1), ("1024", 0), ("1G", 0)] {
         let out = Command::new(bin)
             .args(["check", "--memory", memory])
@@ -431,7 +518,11 @@ fn cli_refuses_and_forces() {
             .unwrap();
         assert_eq!(out.status.code(), Some(code), "--memory {memory}");
     }
-    let out = Command::new(bin).arg("menu-lst").arg(dir.join("missing.toml")).output().unwrap();
+    let out = Command::new(bin)
+        .arg("menu-lst")
+        .arg(dir.join("missing.toml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }

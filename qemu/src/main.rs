@@ -80,7 +80,9 @@ struct Cli {
 fn memory_mib(s: &str) -> Result<u32, String> {
     let bytes = kickstart_config::num::parse_memory(s).map_err(|e| e.kind.to_string())?;
     if bytes == 0 || bytes % (1 << 20) != 0 {
-        return Err(format!("{s} is not a whole number of MiB; expected e.g. 512 or 512M"));
+        return Err(format!(
+            "{s} is not a whole number of MiB; expected e.g. 512 or 512M"
+        ));
     }
     Ok((bytes >> 20) as u32)
 }
@@ -89,9 +91,8 @@ fn memory_mib(s: &str) -> Result<u32, String> {
 fn describe_error(path: &Path, e: &kickstart_config::host::DescError) -> String {
     use kickstart_config::host::{SourceFile, Style};
     match (e.span(), std::fs::read_to_string(path)) {
-        (Some(_), Ok(text)) => {
-            SourceFile::new(path.display().to_string(), text).render(&e.diagnostic(), Style::for_stderr())
-        }
+        (Some(_), Ok(text)) => SourceFile::new(path.display().to_string(), text)
+            .render(&e.diagnostic(), Style::for_stderr()),
         _ if e.span().is_none() => format!("error: {e}\n"),
         _ => format!("error: {}: {e}\n", path.display()),
     }

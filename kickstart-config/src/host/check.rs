@@ -295,7 +295,11 @@ impl Mapped {
 
     fn pop(&mut self) {
         self.text.pop();
-        if self.runs.last().is_some_and(|&(at, _)| at == self.text.len()) {
+        if self
+            .runs
+            .last()
+            .is_some_and(|&(at, _)| at == self.text.len())
+        {
             self.runs.pop();
         }
     }
@@ -415,9 +419,9 @@ fn current(entries: &mut Vec<Entry>, at: usize) -> &mut Entry {
     entries.last_mut().expect("just ensured non-empty")
 }
 
-/// GRUB 0.97's logical lines (`get_line_from_config`).
-fn legacy_lines(text: &str) -> Vec<Mapped> {
-    let mut out = Vec::new();
+/// GRUB 0.97's logical lines (`get_line_from_config`), one at a time to
+/// `each` (one buffer, reused).
+fn legacy_lines(text: &str, mut each: impl FnMut(&Mapped)) {
     let mut cur = Mapped::default();
     let (mut literal, mut comment) = (false, false);
     for (o, &b) in text.as_bytes().iter().enumerate() {
@@ -451,20 +455,21 @@ fn legacy_lines(text: &str) -> Vec<Mapped> {
                 cur.push(c, o);
             }
         } else if c == b'\n' {
-            out.push(std::mem::take(&mut cur));
+            each(&cur);
+            cur.text.clear();
+            cur.runs.clear();
         } else {
             cur.push(c, o);
         }
     }
     if cur.len() > 0 {
-        out.push(cur);
+        each(&cur);
     }
-    out
 }
 
 fn parse_menu_lst(text: &str) -> Menu {
     let mut menu = Menu::default();
-    for l in legacy_lines(text) {
+    legacy_lines(text, |l| {
         let t = &l.text;
         let n = t.len();
         let cmd_end = t.iter().position(|&c| c == b' ' || c == b'=').unwrap_or(n);
@@ -499,7 +504,7 @@ fn parse_menu_lst(text: &str) -> Menu {
                         cmd_span,
                         std::format!("`{cmd}` without a file; expected `{cmd} FILE [ARGS]`"),
                     ));
-                    continue;
+                    return;
                 }
                 let src = SrcLine {
                     cmdline: l.string(from..end),
@@ -521,7 +526,7 @@ fn parse_menu_lst(text: &str) -> Menu {
                 "GRUB legacy",
             )),
         }
-    }
+    });
     menu
 }
 
@@ -1075,9 +1080,7 @@ pub fn check_entry(e: &Entry, machine: &Machine) -> Report {
                     GroupErrorKind::WedgeDoesNotFit { .. } => word("wedgesize=")
                         .or_else(|| word("wedgeinstall="))
                         .or_else(|| word("vmsize=")),
-                    GroupErrorKind::SizeOverflow { .. } => {
-                        word("vmsize=").or_else(|| word("mem="))
-                    }
+                    GroupErrorKind::SizeOverflow { .. } => word("vmsize=").or_else(|| word("mem=")),
                     GroupErrorKind::TooManyVcpus { .. } => word("vcpus="),
                     GroupErrorKind::TooManyCpus { .. } => word("pcpus="),
                     GroupErrorKind::TooManyVms { .. } => word("clones="),
@@ -1149,8 +1152,16 @@ mod tests {
         assert_eq!(
             m.segs(1..4, 5),
             [
-                Seg { at: 5, src: 11..12, exact: true },
-                Seg { at: 6, src: 20..22, exact: true }
+                Seg {
+                    at: 5,
+                    src: 11..12,
+                    exact: true
+                },
+                Seg {
+                    at: 6,
+                    src: 20..22,
+                    exact: true
+                }
             ]
         );
         m.pop();

@@ -189,7 +189,8 @@ fn name_vms(d: &BootDesc, r: &mut Report) {
         });
         if let Some(v) = vm {
             if !diag.message.starts_with("vm `") {
-                diag.message = std::format!("vm `{}`: {}", v.get_ref().name.get_ref(), diag.message);
+                diag.message =
+                    std::format!("vm `{}`: {}", v.get_ref().name.get_ref(), diag.message);
             }
         }
     }
@@ -253,8 +254,7 @@ impl CheckedBoot {
         base: PathBuf,
         opts: &CheckOptions,
     ) -> Result<CheckedBoot, Refusal> {
-        let (mut report, desc) =
-            check_source_desc(SourceFile::new(name, text), Input::Toml, opts);
+        let (mut report, desc) = check_source_desc(SourceFile::new(name, text), Input::Toml, opts);
         let Some(desc) = desc else {
             return Err(Refusal::Invalid(report));
         };

@@ -419,7 +419,10 @@ impl BootDesc {
             None => None,
             Some(m) => Some(m.get_ref().read(MAX_MACHINE_MEMORY).map_err(|(at, kind)| {
                 let reason = match kind {
-                    NumberErrorKind::Overflow => "more than 4G; expected at most 4G, what ia32 addresses without PAE".to_string(),
+                    NumberErrorKind::Overflow => {
+                        "more than 4G; expected at most 4G, what ia32 addresses without PAE"
+                            .to_string()
+                    }
                     k => k.to_string(),
                 };
                 let span = match m.get_ref() {
@@ -484,13 +487,21 @@ impl BootDesc {
                 span,
             };
             if path.is_empty() || path.contains([' ', '\t', '\n', '\r']) {
-                return Err(bad(path, md.path.span(), "is empty or holds a blank or line break; expected one word"));
+                return Err(bad(
+                    path,
+                    md.path.span(),
+                    "is empty or holds a blank or line break; expected one word",
+                ));
             }
             let mut own = Pieces::default();
             if let Some(a) = &md.args {
                 let t = a.get_ref();
                 if t.contains(['\n', '\r']) {
-                    return Err(bad(t, a.span(), "contains a line break; expected one line of text"));
+                    return Err(bad(
+                        t,
+                        a.span(),
+                        "contains a line break; expected one line of text",
+                    ));
                 }
                 let trimmed = t.trim();
                 let lead = t.len() - t.trim_start().len();
@@ -540,7 +551,10 @@ impl BootDesc {
                     line(Role::Module, w, &what("wedge"), Some((k, true)))?,
                     kd.as_ref(),
                 ),
-                (None, Some(kd)) => (line(Role::Module, kd, &what("kernel"), Some((k, true)))?, None),
+                (None, Some(kd)) => (
+                    line(Role::Module, kd, &what("kernel"), Some((k, true)))?,
+                    None,
+                ),
                 (None, None) => {
                     return Err(DescError::EmptyVm {
                         name: name.clone(),
@@ -679,19 +693,22 @@ impl VmDesc {
             ("offset", &self.offset),
         ] {
             if let Some(v) = v {
-                let n = v.get_ref().read(u64::from(u32::MAX)).map_err(|(at, kind)| {
-                    let span = match v.get_ref() {
-                        SizeValue::Text(t) => inner_span(src, &v.span(), t, at),
-                        SizeValue::Int(_) => v.span(),
-                    };
-                    DescError::Size {
-                        vm: name.clone(),
-                        field,
-                        value: v.get_ref().shown(),
-                        reason: kind.to_string(),
-                        span,
-                    }
-                })?;
+                let n = v
+                    .get_ref()
+                    .read(u64::from(u32::MAX))
+                    .map_err(|(at, kind)| {
+                        let span = match v.get_ref() {
+                            SizeValue::Text(t) => inner_span(src, &v.span(), t, at),
+                            SizeValue::Int(_) => v.span(),
+                        };
+                        DescError::Size {
+                            vm: name.clone(),
+                            field,
+                            value: v.get_ref().shown(),
+                            reason: kind.to_string(),
+                            span,
+                        }
+                    })?;
                 let mut w = String::new();
                 let _ = write!(w, " {field}={}", Size(n as u32));
                 p.push(&w, v.span(), None);
