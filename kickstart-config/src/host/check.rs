@@ -557,6 +557,9 @@ struct Lexer<'a> {
     b: &'a [u8],
     i: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Buffers of words already used, for the next words (fewer allocations
+    /// on large menus).
+    spare: Vec<Mapped>,
 }
 
 fn is_name(c: u8) -> bool {
@@ -599,7 +602,7 @@ impl Lexer<'_> {
             _ => {}
         }
         let mut w = Word {
-            text: Mapped::default(),
+            text: self.spare.pop().unwrap_or_default(),
             span: start..start,
             quoted: false,
             variable: false,
@@ -759,6 +762,7 @@ fn parse_grub_cfg(text: &str) -> Menu {
         b: text.as_bytes(),
         i: 0,
         diagnostics: Vec::new(),
+        spare: Vec::new(),
     };
     let mut menu = Menu::default();
     let mut stack: Vec<Block> = Vec::new();
@@ -769,9 +773,14 @@ fn parse_grub_cfg(text: &str) -> Menu {
         let tok = lx.next();
         let ends = !matches!(tok, Some(Token::Word(_)));
         if ends && !words.is_empty() {
-            let cmd = std::mem::take(&mut words);
             let entry = stack.iter().rev().find_map(|b| b.entry);
-            pending = grub2_command(&mut menu, cmd, entry);
+            pending = grub2_command(&mut menu, &words, entry);
+            for w in words.drain(..) {
+                let mut m = w.text;
+                m.text.clear();
+                m.runs.clear();
+                lx.spare.push(m);
+            }
         }
         match tok {
             None => break,
@@ -829,7 +838,7 @@ fn parse_grub_cfg(text: &str) -> Menu {
 /// One GRUB 2 command; returns a pending `menuentry`/`submenu` header.
 fn grub2_command(
     menu: &mut Menu,
-    words: Vec<Word>,
+    words: &[Word],
     entry: Option<usize>,
 ) -> Option<(String, Range<usize>, String)> {
     let cmd = words[0].str();
