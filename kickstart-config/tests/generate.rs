@@ -149,3 +149,19 @@ fn description_errors() {
         "unknown fields are refused"
     );
 }
+
+#[test]
+fn descriptions_can_be_changed_in_code() {
+    // Fields deref to their values: a caller (the image writer) adjusts a
+    // description like a plain struct; values set in code have no span.
+    let mut d = example("one-vm");
+    d.kernel.path = "/opt/pistachio/bin/ia32-kernel".into();
+    d.kernel.args = "x=1".into();
+    d.grub_prefix = "/l4".into();
+    let lst = menu_lst(&d).unwrap();
+    assert!(
+        lst.contains("module /opt/pistachio/bin/ia32-kernel x=1\n"),
+        "{lst}"
+    );
+    assert_eq!(d.kernel.path.span(), 0..0);
+}

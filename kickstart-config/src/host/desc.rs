@@ -11,12 +11,91 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use serde::{Deserialize, Deserializer};
-use toml::Spanned;
 
 use super::check::{Entry, Machine, Seg, SrcLine};
 use super::diag::Diagnostic;
 use crate::num::{parse_size_up_to, NumberErrorKind, Size, MAX_MACHINE_MEMORY};
 use crate::options::is_monitor_word;
+
+/// A value of the description and where it is written in the TOML (byte
+/// span; empty for a value built in code). It derefs to the value, so a
+/// description can be read and changed like a plain struct
+/// (`d.kernel.path = "pistachio".into()`).
+#[derive(Debug, Clone, Default)]
+pub struct Located<T> {
+    value: T,
+    span: Range<usize>,
+}
+
+impl<T> Located<T> {
+    /// A value with a span.
+    pub fn new(value: T, span: Range<usize>) -> Self {
+        Located { value, span }
+    }
+
+    /// The byte span in the TOML text.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The value.
+    pub fn get_ref(&self) -> &T {
+        &self.value
+    }
+
+    /// The value, to change it.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+
+    /// The value without its span.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> core::ops::Deref for Located<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> core::ops::DerefMut for Located<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+/// Equal when the values are (the span is where, not what).
+impl<T: PartialEq> PartialEq for Located<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Located<T> {}
+
+impl From<&str> for Located<String> {
+    fn from(s: &str) -> Self {
+        Located::new(s.into(), 0..0)
+    }
+}
+
+impl From<String> for Located<String> {
+    fn from(s: String) -> Self {
+        Located::new(s, 0..0)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The TOML parser fills in the span of a `toml::Spanned`.
+        let s = toml::Spanned::<T>::deserialize(d)?;
+        let span = s.span();
+        Ok(Located::new(s.into_inner(), span))
+    }
+}
 
 /// Errors reading a boot description; each (but I/O) carries the byte span
 /// of the TOML text it is about.
@@ -204,10 +283,10 @@ fn string_base(source: &str, span: &Range<usize>, value: &str) -> Option<usize> 
 pub struct ModuleDesc {
     /// Path of the file, relative to the description's folder (QEMU) or the
     /// GRUB prefix (menus).
-    pub path: Spanned<String>,
-    /// Command-line arguments after the path.
+    pub path: Located<String>,
+    /// Command-line arguments after the path (empty, span 0..0, if absent).
     #[serde(default)]
-    pub args: Option<Spanned<String>>,
+    pub args: Located<String>,
 }
 
 /// Machine facts for the checks.
@@ -215,9 +294,9 @@ pub struct ModuleDesc {
 #[serde(deny_unknown_fields)]
 pub struct MachineDesc {
     /// Physical memory of the machine (QEMU `-m`): bytes, or `"512M"`.
-    pub memory: Option<Spanned<SizeValue>>,
+    pub memory: Option<Located<SizeValue>>,
     /// Number of CPUs.
-    pub cpus: Option<Spanned<u32>>,
+    pub cpus: Option<Located<u32>>,
 }
 
 /// One VM group.
@@ -225,21 +304,21 @@ pub struct MachineDesc {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct VmDesc {
     /// Unique name (only for messages; the monitor has no VM names).
-    pub name: Spanned<String>,
+    pub name: Located<String>,
     /// `vmsize=`.
-    pub vmsize: Option<Spanned<SizeValue>>,
+    pub vmsize: Option<Located<SizeValue>>,
     /// `offset=`.
-    pub offset: Option<Spanned<SizeValue>>,
+    pub offset: Option<Located<SizeValue>>,
     /// `wedgeinstall=`.
-    pub wedgeinstall: Option<Spanned<SizeValue>>,
+    pub wedgeinstall: Option<Located<SizeValue>>,
     /// `wedgesize=`.
-    pub wedgesize: Option<Spanned<SizeValue>>,
+    pub wedgesize: Option<Located<SizeValue>>,
     /// `vcpus=`.
-    pub vcpus: Option<Spanned<u32>>,
+    pub vcpus: Option<Located<u32>>,
     /// `pcpus=`.
-    pub pcpus: Option<Spanned<u32>>,
+    pub pcpus: Option<Located<u32>>,
     /// `clones=`.
-    pub clones: Option<Spanned<u32>>,
+    pub clones: Option<Located<u32>>,
     /// `ddos`.
     #[serde(default)]
     pub ddos: bool,
@@ -253,15 +332,15 @@ pub struct VmDesc {
     #[serde(default)]
     pub allow_vm_options: bool,
     /// The wedge: the VM module of an afterburned guest.
-    pub wedge: Option<Spanned<ModuleDesc>>,
+    pub wedge: Option<Located<ModuleDesc>>,
     /// The guest kernel: a module after the wedge, or the VM module itself
     /// when there is no wedge.
-    pub kernel: Option<Spanned<ModuleDesc>>,
+    pub kernel: Option<Located<ModuleDesc>>,
     /// The ramdisk module (GRUB `modulenounzip`).
-    pub ramdisk: Option<Spanned<ModuleDesc>>,
+    pub ramdisk: Option<Located<ModuleDesc>>,
     /// Further modules, in order.
     #[serde(default)]
-    pub modules: Vec<Spanned<ModuleDesc>>,
+    pub modules: Vec<Located<ModuleDesc>>,
 }
 
 /// A whole boot: kickstart, kernel, sigma0, root task and the VMs.
@@ -269,7 +348,7 @@ pub struct VmDesc {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BootDesc {
     /// Menu entry title.
-    pub title: Spanned<String>,
+    pub title: Located<String>,
     /// Prefix put in front of relative paths in the GRUB menus (e.g. `/boot/l4ka`).
     #[serde(default)]
     pub grub_prefix: String,
@@ -277,16 +356,16 @@ pub struct BootDesc {
     #[serde(default)]
     pub machine: MachineDesc,
     /// The boot loader's kernel: kickstart and its options (`kmem=`, `maxmem=`…).
-    pub kickstart: Spanned<ModuleDesc>,
+    pub kickstart: Located<ModuleDesc>,
     /// The microkernel (first module).
-    pub kernel: Spanned<ModuleDesc>,
+    pub kernel: Located<ModuleDesc>,
     /// sigma0 (second module).
-    pub sigma0: Spanned<ModuleDesc>,
+    pub sigma0: Located<ModuleDesc>,
     /// The root task: this resource monitor and its own options (third module).
-    pub roottask: Spanned<ModuleDesc>,
+    pub roottask: Located<ModuleDesc>,
     /// The VM groups in start order (an array: boot order is significant).
     #[serde(default)]
-    pub vm: Vec<Spanned<VmDesc>>,
+    pub vm: Vec<Located<VmDesc>>,
     /// The TOML text the spans point into.
     #[serde(skip)]
     source: String,
@@ -439,7 +518,7 @@ impl BootDesc {
         Ok(Machine {
             memory,
             cpus: self.machine.cpus.as_ref().map(|c| *c.get_ref()),
-            memory_span: self.machine.memory.as_ref().map(Spanned::span),
+            memory_span: self.machine.memory.as_ref().map(Located::span),
         })
     }
 
@@ -474,7 +553,7 @@ impl BootDesc {
         self.checked_title()?;
         let src = &self.source;
         let line = |role,
-                    m: &Spanned<ModuleDesc>,
+                    m: &Located<ModuleDesc>,
                     what: &str,
                     vm: Option<(usize, bool)>|
          -> Result<MappedLine, DescError> {
@@ -494,7 +573,8 @@ impl BootDesc {
                 ));
             }
             let mut own = Pieces::default();
-            if let Some(a) = &md.args {
+            {
+                let a = &md.args;
                 let t = a.get_ref();
                 if t.contains(['\n', '\r']) {
                     return Err(bad(

@@ -12,6 +12,6 @@ pub use check::{check_entry, parse_menu, Entry, Format, Machine, Menu, Report, S
 pub use checked::{
     check_source, CheckOptions, CheckedBoot, EntryReport, FileReport, Input, Refusal,
 };
-pub use desc::{BootDesc, BootLine, DescError, Role};
+pub use desc::{BootDesc, BootLine, DescError, Located, ModuleDesc, Role, SizeValue, VmDesc};
 pub use diag::{Diagnostic, Severity, SourceFile, Style};
 pub use gen::{grub2_title, grub_cfg, menu_lst, QemuBoot, QemuModule};
