@@ -36,15 +36,20 @@ elif ! rustup run nightly rustc --version > /dev/null 2>&1; then
     echo "skipped: fuzzing (no nightly toolchain)"
 else
     # Quiet: the verdict, not libFuzzer's log (kept in target/ for a look).
-    log="$PWD/target/fuzz-parse.log"
+    # FUZZ_SECONDS is shared by the two targets: the parser and planner,
+    # and the menu/description checkers.
     mkdir -p target
-    if (cd kickstart-config/fuzz && cargo +nightly fuzz run parse -- -max_total_time="${FUZZ_SECONDS:-60}") > "$log" 2>&1; then
-        runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n1 || true)
-        echo "fuzzing: ok (${runs:-done} in ${FUZZ_SECONDS:-60} s, no crash; log $log)"
-    else
-        echo "fuzzing: FAILED (crash or build error); last lines of $log:" >&2
-        tail -n 40 "$log" >&2
-        exit 1
-    fi
+    half=$(( ${FUZZ_SECONDS:-60} / 2 > 0 ? ${FUZZ_SECONDS:-60} / 2 : 1 ))
+    for target in parse check; do
+        log="$PWD/target/fuzz-$target.log"
+        if (cd kickstart-config/fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$half") > "$log" 2>&1; then
+            runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n1 || true)
+            echo "fuzzing $target: ok (${runs:-done} in $half s, no crash; log $log)"
+        else
+            echo "fuzzing $target: FAILED (crash or build error); last lines of $log:" >&2
+            tail -n 40 "$log" >&2
+            exit 1
+        fi
+    done
 fi
 echo "kickstart-config: ci ok"

@@ -22,10 +22,27 @@ command -v mformat >/dev/null || need+=(mtools)
 [ -x /usr/sbin/grub ] || [ -n "${GRUB_LEGACY_ROOT:-}" ] || need+=(grub-legacy)
 [ -x /usr/sbin/mke2fs ] || command -v mke2fs >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
-    echo "setup: installing ${need[*]}"
-    # apt's progress goes to a log; shown only if the install fails.
+    echo "setup: installing ${need[*]} (waiting up to 10 minutes if another apt or dpkg holds the package lock)"
+    # apt's progress goes to a log; shown only if the install fails. A held
+    # dpkg/apt lock (unattended-upgrades on a fresh machine) is waited for,
+    # not a failure.
     log=$(mktemp)
-    if ! { sudo_if_needed apt-get update -qq && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } > "$log" 2>&1; then
+    # apt-get install waits for the dpkg lock itself; apt-get update does not
+    # wait for the lists lock (apt 2.6), so it is retried while that is held.
+    wait_lock=(-o DPkg::Lock::Timeout=600)
+    apt_update() {
+        local waited=0
+        while ! sudo_if_needed apt-get "${wait_lock[@]}" update -qq > "$log.update" 2>&1; do
+            cat "$log.update"
+            if ! grep -q "Could not get lock" "$log.update" || [ "$waited" -ge 600 ]; then
+                return 1
+            fi
+            sleep 5
+            waited=$((waited + 5))
+        done
+        rm -f "$log.update"
+    }
+    if ! { apt_update && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y -qq "${need[@]}"; } > "$log" 2>&1; then
         cat "$log" >&2
         echo "setup: installing ${need[*]} failed" >&2
         exit 1

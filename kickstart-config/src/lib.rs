@@ -102,6 +102,13 @@
 //! doubled ([`host::QemuBoot`]). `check` enforces kickstart's limits (module
 //! order kernel, sigma0, root task; at most 32 modules; all command lines with
 //! their NULs within 4096 bytes; anchors §7 item 8, §8).
+//!
+//! One rule for what can boot: every writer of the CLI gets its description
+//! through [`host::CheckedBoot`], which runs the same check as `check` and
+//! refuses on any error unless forced ([`host::CheckOptions::force`]). Findings
+//! are [`host::Diagnostic`]s with byte spans into the checked file (the TOML
+//! for a description: every byte of a generated command line is mapped back
+//! to the TOML value it came from), rendered by `annotate-snippets`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

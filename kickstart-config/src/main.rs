@@ -1,14 +1,19 @@
 //! The `kickstart-config` command: generate GRUB menus and QEMU arguments from
 //! a TOML boot description, and check existing menus. See the crate docs.
+//!
+//! Exit status: 0 written / clean (warnings allowed), 1 refused (located
+//! errors on standard error), 2 unusable input (a file that cannot be read,
+//! a bad option value).
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kickstart_config::host::{
-    self, check_entry, parse_menu, render, BootDesc, Format, Machine, QemuBoot, Severity,
+    check_source, CheckOptions, CheckedBoot, Format, Input, Refusal, SourceFile, Style,
 };
-use kickstart_config::num::parse_size;
+use kickstart_config::num::parse_memory;
 
 #[derive(Parser)]
 #[command(
@@ -21,30 +26,35 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// The arguments every writer takes.
+#[derive(clap::Args)]
+struct Write {
+    /// The boot description (.toml).
+    file: PathBuf,
+    /// Write even when `check` finds errors (they are printed as warnings).
+    #[arg(long)]
+    force: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Print a GRUB legacy menu.lst entry for a TOML boot description.
-    MenuLst {
-        /// The boot description (.toml).
-        file: PathBuf,
-    },
-    /// Print a GRUB 2 grub.cfg multiboot menuentry for a TOML boot description.
-    GrubCfg {
-        /// The boot description (.toml).
-        file: PathBuf,
-    },
-    /// Print the QEMU arguments (one per line) for a TOML boot description.
-    QemuArgs {
-        /// The boot description (.toml).
-        file: PathBuf,
-    },
+    /// Print a GRUB legacy menu.lst entry for a TOML boot description
+    /// (refused, exit 1, when `check` finds errors).
+    MenuLst(Write),
+    /// Print a GRUB 2 grub.cfg multiboot menuentry for a TOML boot
+    /// description (refused, exit 1, when `check` finds errors).
+    GrubCfg(Write),
+    /// Print the QEMU arguments (one per line) for a TOML boot description
+    /// (refused, exit 1, when `check` finds errors).
+    QemuArgs(Write),
     /// Check a menu.lst, grub.cfg or TOML description and print the boot plan.
     Check {
-        /// The file to check; `.toml` files are checked through their generated menu.lst.
+        /// The file to check; findings in a `.toml` point into the TOML.
         file: PathBuf,
-        /// Machine memory (e.g. 512M); overrides the description's.
-        #[arg(long)]
-        memory: Option<String>,
+        /// Machine memory: MiB as a plain number (`512`) or with a suffix
+        /// (`512M`, `1G`); overrides the description's.
+        #[arg(long, value_parser = memory_arg)]
+        memory: Option<u64>,
         /// Number of CPUs; overrides the description's.
         #[arg(long)]
         cpus: Option<u32>,
@@ -68,135 +78,191 @@ enum Cmd {
         /// Print each image's files and menu instead of writing it (needs no tool).
         #[arg(long)]
         layout: bool,
+        /// Write the image even if `check` finds errors (they are printed
+        /// as warnings).
+        #[arg(long)]
+        force: bool,
     },
 }
 
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("kickstart-config: {e}");
-            ExitCode::from(2)
-        }
-    }
+fn memory_arg(s: &str) -> Result<u64, String> {
+    parse_memory(s).map_err(|e| e.kind.to_string())
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    match cli.cmd {
-        Cmd::MenuLst { file } => print!("{}", host::menu_lst(&BootDesc::load(&file)?)?),
-        Cmd::GrubCfg { file } => print!("{}", host::grub_cfg(&BootDesc::load(&file)?)?),
-        Cmd::QemuArgs { file } => {
-            for a in QemuBoot::load(&file)?.to_qemu_args() {
-                println!("{a}");
-            }
-        }
+fn main() -> ExitCode {
+    let style = Style::for_stderr();
+    match Cli::parse().cmd {
+        Cmd::MenuLst(w) => write(&w, style, |b| b.menu_lst()),
+        Cmd::GrubCfg(w) => write(&w, style, |b| b.grub_cfg()),
+        Cmd::QemuArgs(w) => write(&w, style, |b| {
+            b.qemu_boot()
+                .map(|q| q.to_qemu_args().iter().map(|a| format!("{a}\n")).collect())
+        }),
         Cmd::Check {
             file,
             memory,
             cpus,
             format,
-        } => return check(file, memory, cpus, format),
+        } => {
+            let opts = CheckOptions {
+                memory,
+                cpus,
+                force: false,
+            };
+            check(&file, &opts, format.as_deref(), style)
+        }
         Cmd::Image {
             file,
             grub2,
             grub_legacy,
             layout,
-        } => image(&file, grub2, grub_legacy, layout)?,
+            force,
+        } => image(&file, grub2, grub_legacy, layout, force, style),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-/// `image`: lay out each requested image, then print it or build it.
+/// `image`: check the description (the one rule: refused, exit 1, when
+/// `check` finds errors, unless `--force`), lay out each requested image,
+/// then print it or build it (exit 2 when a tool or a file fails).
 fn image(
-    file: &std::path::Path,
+    file: &Path,
     grub2: Option<PathBuf>,
     grub_legacy: Option<PathBuf>,
     print_layout: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let desc = BootDesc::load(file)?;
-    let base = file.parent().unwrap_or(std::path::Path::new(""));
+    force: bool,
+    style: Style,
+) -> ExitCode {
+    let opts = CheckOptions {
+        force,
+        ..CheckOptions::default()
+    };
+    let boot = match CheckedBoot::load(file, &opts) {
+        Ok(b) => b,
+        Err(r) => {
+            eprint!("{}", r.render(style));
+            eprintln!("kickstart-config: {r}");
+            return ExitCode::from(match r {
+                Refusal::Io { .. } => 2,
+                Refusal::Invalid(_) => 1,
+            });
+        }
+    };
+    eprint!("{}", boot.render_warnings(style));
     for (loader, out) in [
         (kickstart_config::image::Loader::Grub2, grub2),
         (kickstart_config::image::Loader::GrubLegacy, grub_legacy),
     ] {
         let Some(out) = out else { continue };
-        let layout = kickstart_config::image::layout(&desc, base, loader)?;
-        if print_layout {
-            println!("{loader} image {}:", out.display());
-            for f in &layout.files {
-                println!("  {} <- {}", f.dest, f.source.display());
-            }
-            println!("  {}:", loader.config_path());
-            for l in layout.config.lines() {
-                println!("    {l}");
-            }
-            continue;
+        let built =
+            kickstart_config::image::layout(&boot.desc, &boot.base, loader).and_then(|layout| {
+                if print_layout {
+                    println!("{loader} image {}:", out.display());
+                    for f in &layout.files {
+                        println!("  {} <- {}", f.dest, f.source.display());
+                    }
+                    println!("  {}:", loader.config_path());
+                    for l in layout.config.lines() {
+                        println!("    {l}");
+                    }
+                    return Ok(());
+                }
+                let tools = kickstart_config::image::Tools::find(loader)?;
+                kickstart_config::image::build(&layout, &tools, &out)?;
+                println!("{}: {loader} image written", out.display());
+                Ok(())
+            });
+        if let Err(e) = built {
+            eprintln!("kickstart-config: {}: {e}", out.display());
+            return ExitCode::from(2);
         }
-        let tools = kickstart_config::image::Tools::find(loader)?;
-        kickstart_config::image::build(&layout, &tools, &out)?;
-        println!("{}: {loader} image written", out.display());
     }
-    Ok(())
+    ExitCode::SUCCESS
 }
 
-fn check(
-    file: PathBuf,
-    memory: Option<String>,
-    cpus: Option<u32>,
-    format: Option<String>,
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let mut machine = Machine::default();
-    let name;
-    let text;
-    let fmt;
-    if file.extension().is_some_and(|e| e == "toml") {
-        let desc = BootDesc::load(&file)?;
-        machine.memory = desc.memory()?;
-        machine.cpus = desc.machine.cpus;
-        text = host::menu_lst(&desc)?;
-        name = format!("{} (generated menu.lst)", file.display());
-        fmt = Format::MenuLst;
-    } else {
-        text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        name = file.display().to_string();
-        fmt = match format.as_deref() {
-            Some("menu-lst") => Format::MenuLst,
-            Some("grub-cfg") => Format::GrubCfg,
-            _ => Format::detect(&text),
-        };
+/// Checks the description (the one rule), then prints what `render` makes of it.
+fn write(
+    w: &Write,
+    style: Style,
+    render: impl Fn(&CheckedBoot) -> Result<String, Refusal>,
+) -> ExitCode {
+    let opts = CheckOptions {
+        force: w.force,
+        ..CheckOptions::default()
+    };
+    let refused = |r: Refusal| {
+        eprint!("{}", r.render(style));
+        eprintln!("kickstart-config: {r}");
+        ExitCode::from(match r {
+            Refusal::Io { .. } => 2,
+            Refusal::Invalid(_) => 1,
+        })
+    };
+    let boot = match CheckedBoot::load(&w.file, &opts) {
+        Ok(b) => b,
+        Err(r) => return refused(r),
+    };
+    eprint!("{}", boot.render_warnings(style));
+    match render(&boot) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(r) => refused(r),
     }
-    if let Some(m) = memory {
-        machine.memory = Some(u64::from(
-            parse_size(&m).map_err(|e| format!("--memory {m}: {}", e.kind))?,
-        ));
-    }
-    if cpus.is_some() {
-        machine.cpus = cpus;
-    }
-    let entries = parse_menu(&text, fmt);
-    if entries.is_empty() {
-        eprintln!("{name}: error: no boot entry found");
-        return Ok(ExitCode::FAILURE);
-    }
-    let mut errors = 0;
-    for e in &entries {
-        println!("entry `{}` (line {}):", e.title, e.line);
-        let report = check_entry(e, &machine);
+}
+
+fn check(file: &Path, opts: &CheckOptions, format: Option<&str>, style: Style) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kickstart-config: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let input = match format {
+        Some("menu-lst") => Input::Menu(Format::MenuLst),
+        Some("grub-cfg") => Input::Menu(Format::GrubCfg),
+        _ => Input::detect(file, &text),
+    };
+    let report = check_source(
+        SourceFile::new(file.display().to_string(), text),
+        input,
+        opts,
+    );
+    let name = &report.source.name;
+    // Buffered: a large menu prints one plan line per VM.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+    let mut print = || -> std::io::Result<()> {
         for d in &report.diagnostics {
-            eprint!("{}", render(&name, &text, d));
-            if d.severity == Severity::Error {
-                errors += 1;
+            write!(err, "{}", report.source.render(d, style))?;
+        }
+        for e in &report.entries {
+            let (line, _) = report.source.line_col(e.span.start);
+            writeln!(out, "entry `{}` (line {line}):", e.title)?;
+            for d in &e.report.diagnostics {
+                // Keep the two streams in step for a reader of both.
+                out.flush()?;
+                write!(err, "{}", report.source.render(d, style))?;
+                err.flush()?;
+            }
+            for p in &e.report.plan {
+                writeln!(out, "  {p}")?;
             }
         }
-        for p in &report.plan {
-            println!("  {p}");
-        }
-    }
+        Ok(())
+    };
+    // A closed pipe (`| head`) ends the listing, not the program.
+    let _ = print();
+    let errors = report.errors();
+    let _ = out.flush();
+    drop(out);
     if errors > 0 {
-        eprintln!("{name}: {errors} error(s)");
-        Ok(ExitCode::FAILURE)
+        let _ = writeln!(err, "{name}: {errors} error(s)");
+        ExitCode::FAILURE
     } else {
+        drop(err);
         println!("{name}: ok");
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     }
 }

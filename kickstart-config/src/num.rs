@@ -78,6 +78,12 @@ impl fmt::Display for NumberErrorKind {
 /// Every text this accepts is read by the original with the same value; see
 /// the crate documentation for the texts it refuses.
 pub fn parse_size(text: &str) -> Result<u32, NumberError> {
+    parse_size_up_to(text, u64::from(u32::MAX)).map(|v| v as u32)
+}
+
+/// [`parse_size`] with another upper bound (e.g. 4 GiB for a machine's
+/// memory, which is no command-line number and may be 4G itself).
+pub fn parse_size_up_to(text: &str, max: u64) -> Result<u64, NumberError> {
     let b = text.as_bytes();
     let mut i = 0;
     match b.first() {
@@ -118,7 +124,7 @@ pub fn parse_size(text: &str) -> Result<u32, NumberError> {
             break;
         }
         value = value * u64::from(base) + u64::from(d);
-        if value > u64::from(u32::MAX) {
+        if value > max {
             return Err(NumberError {
                 at: digits_start,
                 kind: NumberErrorKind::Overflow,
@@ -156,13 +162,28 @@ pub fn parse_size(text: &str) -> Result<u32, NumberError> {
         }
     }
     let total = value * u64::from(mult);
-    if total > u64::from(u32::MAX) {
+    if total > max {
         return Err(NumberError {
             at: digits_start,
             kind: NumberErrorKind::Overflow,
         });
     }
-    Ok(total as u32)
+    Ok(total)
+}
+
+/// Largest machine memory the tools accept: what ia32 addresses without PAE.
+pub const MAX_MACHINE_MEMORY: u64 = 1 << 32;
+
+/// A machine memory size as both tools take it on the command line
+/// (`--memory`): a plain decimal number is MiB (`512`, as QEMU's `-m`),
+/// otherwise the number syntax of [`parse_size`] (`512M`, `1G`,
+/// `0x20000000`), at most [`MAX_MACHINE_MEMORY`]. Returns bytes.
+pub fn parse_memory(text: &str) -> Result<u64, NumberError> {
+    if !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()) && !text.starts_with('0') {
+        let mib = parse_size_up_to(text, MAX_MACHINE_MEMORY >> 20)?;
+        return Ok(mib << 20);
+    }
+    parse_size_up_to(text, MAX_MACHINE_MEMORY)
 }
 
 /// The original's reading of the text that follows `name=` (spec §2.2), kept so

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kickstart_config::host::{
-    check_entry, grub_cfg, menu_lst, parse_menu, BootDesc, Format, Machine, QemuBoot, QemuModule,
+    check_entry, grub_cfg, menu_lst, parse_menu, BootDesc, Format, QemuBoot, QemuModule,
 };
 use kickstart_config::plan::{plan, ModuleInput};
 
@@ -68,15 +68,16 @@ fn round_trip_menu_lst_and_grub_cfg() {
             (grub_cfg(&d).unwrap(), Format::GrubCfg),
         ] {
             assert_eq!(Format::detect(&text), fmt);
-            let entries = parse_menu(&text, fmt);
-            assert_eq!(entries.len(), 1);
-            let r = check_entry(
-                &entries[0],
-                &Machine {
-                    memory: d.memory().unwrap(),
-                    cpus: d.machine.cpus,
-                },
+            let menu = parse_menu(&text, fmt);
+            assert!(
+                menu.diagnostics.is_empty(),
+                "{name}: {:?}",
+                menu.diagnostics
             );
+            let entries = menu.entries;
+            assert_eq!(entries.len(), 1);
+            assert_eq!(&entries[0].title, d.title.get_ref(), "{name} {fmt:?} title");
+            let r = check_entry(&entries[0], &d.machine().unwrap());
             assert_eq!(r.plan, want, "{name} {fmt:?}");
             assert!(
                 r.diagnostics
@@ -147,4 +148,20 @@ fn description_errors() {
         BootDesc::parse(&format!("{base}bogus = 1\n")).is_err(),
         "unknown fields are refused"
     );
+}
+
+#[test]
+fn descriptions_can_be_changed_in_code() {
+    // Fields deref to their values: a caller (the image writer) adjusts a
+    // description like a plain struct; values set in code have no span.
+    let mut d = example("one-vm");
+    d.kernel.path = "/opt/pistachio/bin/ia32-kernel".into();
+    d.kernel.args = "x=1".into();
+    d.grub_prefix = "/l4".into();
+    let lst = menu_lst(&d).unwrap();
+    assert!(
+        lst.contains("module /opt/pistachio/bin/ia32-kernel x=1\n"),
+        "{lst}"
+    );
+    assert_eq!(d.kernel.path.span(), 0..0);
 }

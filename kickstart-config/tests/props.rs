@@ -104,15 +104,24 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    // Fewer cases: each renders every finding through annotate-snippets.
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
     #[test]
-    fn checker_never_panics(text in "(title|kernel|module|modulenounzip|menuentry|multiboot|[a-z/ =\"'{}-]){0,20}(\n(module|kernel|multiboot) [ -~]{0,40}){0,12}") {
+    fn checker_never_panics(text in "(title|kernel|module|modulenounzip|menuentry|multiboot|[a-z/ =\"'{}$;#\\\\-]){0,20}(\n(module|kernel|multiboot|\\}|menuentry) [ -~]{0,40}){0,12}") {
         for f in [host::Format::MenuLst, host::Format::GrubCfg] {
-            for e in host::parse_menu(&text, f) {
-                let r = host::check_entry(&e, &host::Machine { memory: Some(64 << 20), cpus: Some(2) });
-                for d in &r.diagnostics {
-                    let _ = host::render("x", &text, d);
-                }
-            }
+            let opts = host::CheckOptions { memory: Some(64 << 20), cpus: Some(2), force: false };
+            let r = host::check_source(host::SourceFile::new("x", text.clone()), host::Input::Menu(f), &opts);
+            let _ = r.render(host::Style::Plain);
         }
+    }
+
+    #[test]
+    fn description_checker_never_panics(text in "(title = \"[ -~]{0,8}\"\n)?(\\[[a-z]{1,8}\\]\n)?([a-z]{1,6} = (\"[ -~]{0,10}\"|[0-9]{1,4}|true)\n){0,6}") {
+        let r = host::check_source(host::SourceFile::new("x.toml", text.clone()), host::Input::Toml, &host::CheckOptions::default());
+        let _ = r.render(host::Style::Plain);
     }
 }

@@ -4,7 +4,7 @@
 //! 3 unexpected reboot, 4 boot timeout, 5 idle timeout, 6 hard timeout,
 //! 7 QEMU exited early, 8 set-up error, 77 skipped (no Pistachio build).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,8 +33,9 @@ struct Cli {
     /// kickstart's command line.
     #[arg(long, default_value = "")]
     kickstart_args: String,
-    /// Guest RAM in MiB.
-    #[arg(long, default_value_t = 256)]
+    /// Guest RAM: MiB as a plain number (`512`) or with a suffix (`512M`,
+    /// `1G`), as `kickstart-config check --memory` takes it.
+    #[arg(long, default_value = "256", value_parser = memory_mib)]
     memory: u32,
     /// Run without -icount (faster wall-clock, non-repeatable virtual time).
     #[arg(long)]
@@ -61,7 +62,9 @@ struct Cli {
     /// original monitor).
     #[arg(long, requires = "expect")]
     no_sentinel: bool,
-    /// Do not print the serial log after the run.
+    /// Print only the run directory, the command and the verdict (on
+    /// standard error), not the serial log; the log is still written to
+    /// DIR/serial.log. Without it the serial log is printed after the run.
     #[arg(long, short)]
     quiet: bool,
     /// Connect this terminal to the serial console and type into the
@@ -73,8 +76,42 @@ struct Cli {
     interactive: bool,
 }
 
+/// `--memory` in MiB, from `512` or `512M` (a whole number of MiB).
+fn memory_mib(s: &str) -> Result<u32, String> {
+    let bytes = kickstart_config::num::parse_memory(s).map_err(|e| e.kind.to_string())?;
+    if bytes == 0 || bytes % (1 << 20) != 0 {
+        return Err(format!(
+            "{s} is not a whole number of MiB; expected e.g. 512 or 512M"
+        ));
+    }
+    Ok((bytes >> 20) as u32)
+}
+
+/// A description error, located in the TOML when the error has a span.
+fn describe_error(path: &Path, e: &kickstart_config::host::DescError) -> String {
+    use kickstart_config::host::{SourceFile, Style};
+    match (e.span(), std::fs::read_to_string(path)) {
+        (Some(_), Ok(text)) => SourceFile::new(path.display().to_string(), text)
+            .render(&e.diagnostic(), Style::for_stderr()),
+        _ if e.span().is_none() => format!("error: {e}\n"),
+        _ => format!("error: {}: {e}\n", path.display()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The description first: a missing or broken file is a set-up error
+    // (exit 8), whether or not a Pistachio build is there.
+    let desc = match &cli.config {
+        None => None,
+        Some(path) => match kickstart_config::QemuBoot::load(path) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprint!("{}", describe_error(path, &e));
+                return ExitCode::from(EXIT_SETUP_ERROR as u8);
+            }
+        },
+    };
     let pistachio = match Pistachio::from_env() {
         Ok(p) => p,
         Err(e) => {
@@ -86,23 +123,19 @@ fn main() -> ExitCode {
         .roottask
         .clone()
         .unwrap_or_else(|| PathBuf::from(resourcemon::ROOTTASK_ELF));
-    let mut boot = match &cli.config {
-        None => {
-            let mut b = Boot::standard(&pistachio, &roottask, &cli.roottask_args);
-            b.loader_args = cli.kickstart_args.clone();
-            b
-        }
-        Some(path) => match kickstart_config::QemuBoot::load(path)
-            .map_err(|e| e.to_string())
-            .and_then(|d| {
-                Boot::from_description(&pistachio, &roottask, &d).map_err(|e| e.to_string())
-            }) {
+    let mut boot = match (&cli.config, &desc) {
+        (Some(path), Some(d)) => match Boot::from_description(&pistachio, &roottask, d) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());
                 return ExitCode::from(EXIT_SETUP_ERROR as u8);
             }
         },
+        _ => {
+            let mut b = Boot::standard(&pistachio, &roottask, &cli.roottask_args);
+            b.loader_args = cli.kickstart_args.clone();
+            b
+        }
     };
     boot.memory_mib = cli.memory;
     // A person's keystrokes and the guests' timers share the wall clock.
@@ -167,5 +200,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_SETUP_ERROR as u8)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_in_mib_with_or_without_suffix() {
+        assert_eq!(memory_mib("512"), Ok(512));
+        assert_eq!(memory_mib("512M"), Ok(512));
+        assert_eq!(memory_mib("1G"), Ok(1024));
+        assert_eq!(memory_mib("2048K"), Ok(2));
+        assert!(memory_mib("100K").is_err(), "not whole MiB");
+        assert!(memory_mib("512MB").is_err());
+    }
+
+    #[test]
+    fn quiet_help_says_what_it_does() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Print only the run directory, the command and the verdict"));
     }
 }

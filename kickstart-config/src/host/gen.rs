@@ -16,9 +16,12 @@ fn grub_path(prefix: &str, path: &str) -> String {
 }
 
 /// A GRUB legacy `menu.lst` entry. GRUB legacy passes each line from the
-/// path on as the command line, so each line is `keyword path args`.
+/// path on as the command line, so each line is `keyword path args`. The
+/// title is the rest of its line, shown as written (tabs as blanks); the
+/// description refuses what GRUB legacy would change (a line break, a
+/// backslash at the end, a leading blank or `=`).
 pub fn menu_lst(desc: &BootDesc) -> Result<String, DescError> {
-    let mut out = std::format!("title {}\n", desc.title);
+    let mut out = std::format!("title {}\n", desc.checked_title()?.replace('\t', " "));
     for l in desc.lines()? {
         let kw = match l.role {
             Role::Loader => "kernel",
@@ -41,9 +44,33 @@ pub fn menu_lst(desc: &BootDesc) -> Result<String, DescError> {
 /// kickstart (0x00800000) instead of in the lowest free memory above 1 MB,
 /// where kickstart must copy the kernel and refuses to ("Conflict with
 /// multiboot module 0"; found by booting the image, see [`crate::image`]).
+///
+/// The title is written in double quotes with `\\`, `"` and `$` escaped by a
+/// backslash, which GRUB 2 reads back as the title exactly. Arguments with
+/// `\\`, `'` or `"` are refused ([`DescError::NotForGrub2`]): GRUB 2.06
+/// adds a backslash before each when it hands the arguments to the module.
 pub fn grub_cfg(desc: &BootDesc) -> Result<String, DescError> {
-    let mut out = std::format!("menuentry \"{}\" {{\n", desc.title.replace(['"', '\\'], ""));
-    for l in desc.lines()? {
+    let mut out = std::format!("menuentry {} {{\n", grub2_title(desc.checked_title()?));
+    for m in desc.mapped_lines()? {
+        let l = &m.line;
+        for t in [&l.path, &l.args] {
+            if let Some(ch) = t.chars().find(|c| matches!(c, '\\' | '\'' | '"')) {
+                return Err(DescError::NotForGrub2 {
+                    what: m.what.clone(),
+                    text: t.clone(),
+                    ch,
+                    span: if t == &l.path {
+                        m.path_span.clone()
+                    } else {
+                        m.args_segs
+                            .iter()
+                            .map(|s| s.src.clone())
+                            .next_back()
+                            .unwrap_or(m.whole.clone())
+                    },
+                });
+            }
+        }
         let kw = match l.role {
             Role::Loader => "multiboot --quirk-modules-after-kernel",
             Role::Module => "module",
@@ -51,7 +78,8 @@ pub fn grub_cfg(desc: &BootDesc) -> Result<String, DescError> {
         };
         let p = grub_path(&desc.grub_prefix, &l.path);
         out.push_str(&std::format!(
-            "\t{kw} {p} {}\n",
+            "\t{kw} {} {}\n",
+            grub2_quote(&p),
             grub2_quote(&l.cmdline_with(&p))
         ));
     }
@@ -59,8 +87,21 @@ pub fn grub_cfg(desc: &BootDesc) -> Result<String, DescError> {
     Ok(out)
 }
 
-/// Quotes the GRUB 2 shell-special characters word by word so GRUB 2 hands
-/// the words over unchanged.
+/// A GRUB 2 double-quoted word: `\\`, `"` and `$` escaped.
+pub fn grub2_title(title: &str) -> String {
+    let mut s = String::from("\"");
+    for c in title.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+/// Quotes the GRUB 2 metacharacters word by word (single quotes) so GRUB 2
+/// hands the words over unchanged; the caller has refused `\\ ' "`.
 fn grub2_quote(cmdline: &str) -> String {
     cmdline
         .split(' ')
@@ -69,10 +110,10 @@ fn grub2_quote(cmdline: &str) -> String {
             if w.chars().any(|c| {
                 matches!(
                     c,
-                    '$' | '"' | '\'' | '\\' | ';' | '{' | '}' | '|' | '&' | '<' | '>' | '#' | '\t'
+                    '$' | ';' | '{' | '}' | '|' | '&' | '<' | '>' | '#' | '\t'
                 )
             }) {
-                std::format!("'{}'", w.replace('\'', "'\\''"))
+                std::format!("'{w}'")
             } else {
                 w.into()
             }
@@ -149,15 +190,14 @@ impl QemuBoot {
             .join(",")
     }
 
-    /// `["-kernel", loader, "-append", loader_cmdline, "-initrd", initrd]`.
+    /// `["-kernel", loader, "-append", loader_cmdline, "-initrd", initrd]`,
+    /// without `-append` when kickstart has no arguments.
     pub fn to_qemu_args(&self) -> Vec<String> {
-        vec![
-            "-kernel".into(),
-            self.loader.to_string_lossy().into_owned(),
-            "-append".into(),
-            self.loader_cmdline.clone(),
-            "-initrd".into(),
-            self.initrd_arg(),
-        ]
+        let mut a = vec!["-kernel".into(), self.loader.to_string_lossy().into_owned()];
+        if !self.loader_cmdline.is_empty() {
+            a.extend(["-append".into(), self.loader_cmdline.clone()]);
+        }
+        a.extend(["-initrd".into(), self.initrd_arg()]);
+        a
     }
 }
