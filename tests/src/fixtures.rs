@@ -1,10 +1,11 @@
 //! The test fixtures the boot scenarios need, found by path.
 //!
-//! Three folders, each with an environment variable that overrides it:
+//! Four folders, each with an environment variable that overrides it:
 //!
 //! | variable | default | what |
 //! | --- | --- | --- |
 //! | `PISTACHIO_DIR` | `../shared/pistachio/ia32`, else `/opt/pistachio` | kernel, sigma0, kickstart |
+//! | `PISTACHIO_SMP_DIR` | `../shared/pistachio/ia32-smp` | the same files of an SMP kernel (the `smp-*` scenarios) |
 //! | `WEDGE_DIR` | `../shared/wedge` | the upstream afterburn wedge and `tinyguest.elf` |
 //! | `ORIGINAL_DIR` | `../shared/original` | the original C++ monitor |
 //!
@@ -21,6 +22,8 @@ use qemu::Pistachio;
 pub const WEDGE_ENV: &str = "WEDGE_DIR";
 /// Overrides the original monitor's folder.
 pub const ORIGINAL_ENV: &str = "ORIGINAL_DIR";
+/// Overrides the SMP Pistachio build's folder.
+pub const PISTACHIO_SMP_ENV: &str = "PISTACHIO_SMP_DIR";
 
 /// The `shared/` folder beside the repository root.
 pub fn shared_dir() -> PathBuf {
@@ -58,6 +61,9 @@ pub struct Fixtures {
     pub wedge: Result<Wedge, String>,
     /// The original monitor.
     pub original: Result<Original, String>,
+    /// The SMP Pistachio build (up to 8 CPUs; boot it with
+    /// [`qemu::Boot::smp`]).
+    pub pistachio_smp: Result<Pistachio, String>,
 }
 
 /// What a scenario needs besides Pistachio.
@@ -67,6 +73,8 @@ pub struct Needs {
     pub wedge: bool,
     /// The original monitor.
     pub original: bool,
+    /// The SMP Pistachio build.
+    pub smp: bool,
 }
 
 /// The fixtures a scenario gets: all it asked for.
@@ -78,6 +86,8 @@ pub struct Found<'a> {
     pub wedge: Option<&'a Wedge>,
     /// The original monitor, if the scenario asked for it.
     pub original: Option<&'a Original>,
+    /// The SMP Pistachio build, if the scenario asked for it.
+    pub pistachio_smp: Option<&'a Pistachio>,
 }
 
 impl<'a> Found<'a> {
@@ -85,6 +95,12 @@ impl<'a> Found<'a> {
     pub fn wedge(&self) -> Result<&'a Wedge, String> {
         self.wedge
             .ok_or_else(|| "scenario did not declare that it needs the wedge".into())
+    }
+
+    /// The SMP Pistachio build; declared by [`Needs::smp`].
+    pub fn smp(&self) -> Result<&'a Pistachio, String> {
+        self.pistachio_smp
+            .ok_or_else(|| "scenario did not declare that it needs the SMP kernel".into())
     }
 
     /// The original monitor; declared by [`Needs::original`].
@@ -159,10 +175,15 @@ impl Fixtures {
                 perf: file(&odir, "resourcemon-perf", ORIGINAL_ENV)?,
             })
         })();
+        let sdir = dir_from(env, PISTACHIO_SMP_ENV, shared.join("pistachio/ia32-smp"));
+        let pistachio_smp = Pistachio::in_dir(&sdir).map_err(|e| {
+            format!("missing fixture: {e} (set {PISTACHIO_SMP_ENV} to an SMP Pistachio build)")
+        });
         Fixtures {
             pistachio,
             wedge,
             original,
+            pistachio_smp,
         }
     }
 
@@ -179,10 +200,16 @@ impl Fixtures {
             (Err(e), true) => return Err(e.clone()),
             (_, false) => None,
         };
+        let pistachio_smp = match (&self.pistachio_smp, needs.smp) {
+            (Ok(p), true) => Some(p),
+            (Err(e), true) => return Err(e.clone()),
+            (_, false) => None,
+        };
         Ok(Found {
             pistachio,
             wedge,
             original,
+            pistachio_smp,
         })
     }
 
@@ -210,6 +237,12 @@ impl Fixtures {
                 self.original
                     .as_ref()
                     .map(|o| o.debug.display().to_string()),
+            ),
+            show(
+                "pistachio-smp",
+                self.pistachio_smp
+                    .as_ref()
+                    .map(|p| p.kernel.display().to_string()),
             ),
         ]
     }
@@ -264,11 +297,13 @@ mod tests {
                 debug: "/o/d".into(),
                 perf: "/o/p".into(),
             }),
+            pistachio_smp: Err("missing fixture: /s/ia32-kernel".into()),
         };
         let found = f
             .for_needs(Needs {
                 wedge: false,
                 original: true,
+                smp: false,
             })
             .unwrap();
         assert!(found.wedge().is_err());
@@ -277,8 +312,17 @@ mod tests {
             .for_needs(Needs {
                 wedge: true,
                 original: false,
+                smp: false,
             })
             .unwrap_err();
         assert!(e.contains("/w/afterburn-wedge"), "{e}");
+        let e = f
+            .for_needs(Needs {
+                wedge: false,
+                original: false,
+                smp: true,
+            })
+            .unwrap_err();
+        assert!(e.contains("/s/ia32-kernel"), "{e}");
     }
 }

@@ -210,6 +210,7 @@ mod tests {
             needs: Needs {
                 wedge: false,
                 original: false,
+                smp: false,
             },
             waits_for: None,
             run: ok,
@@ -219,6 +220,7 @@ mod tests {
             needs: Needs {
                 wedge: true,
                 original: false,
+                smp: false,
             },
             waits_for: None,
             run: ok,
@@ -228,6 +230,7 @@ mod tests {
             needs: Needs {
                 wedge: false,
                 original: false,
+                smp: false,
             },
             waits_for: Some("issue 10"),
             run: bad,
@@ -243,6 +246,7 @@ mod tests {
             }),
             wedge: Err("missing fixture /w/afterburn-wedge".into()),
             original: Err("missing fixture /o/resourcemon-debug".into()),
+            pistachio_smp: Err("missing fixture /s/ia32-kernel".into()),
         }
     }
 

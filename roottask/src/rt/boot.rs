@@ -12,7 +12,7 @@ use l4_sys::bootinfo::{BootInfo, Record};
 use l4_sys::ia32::{self, kdb};
 use l4_sys::kip::MemoryDesc;
 use l4_sys::{Fpage, Rights, ThreadId, WORD_BYTES};
-use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
+use roottask::bootlog::{CpuLine, CpuSummary, DescLine, KipSummary, MemoryDescSummary, RecordLine};
 use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
 use roottask::server::devices::place_remap_window;
 use roottask::server::{Monitor, RemapSlot, RemapWindow, REMAP_SLOTS, REMAP_WINDOW_BYTES};
@@ -135,6 +135,12 @@ fn boot() -> Result<VmStarter, BootError> {
         ia32::rdtsc()
     );
     println!("{}", KipSummary(&kip));
+    // The processors: `pcpus=` is clamped to this count (§2.3), and a VM's
+    // threads may be placed on any of them (ThreadControl's `cpu`).
+    println!("{}", CpuSummary(&kip));
+    for (i, d) in kip.processor_descs().enumerate() {
+        println!("{}", CpuLine(i as u32, &d));
+    }
     if let Some(v) = kip.kernel_version_string() {
         println!("kernel: {v}");
     }
