@@ -172,6 +172,21 @@ fn poll_console(monitor: &mut Monitor<Ia32>) {
     }
 }
 
+/// Send timeout of the second try of a reply that failed on a machine with
+/// more than one processor (virtual µs).
+///
+/// On the SMP kernel a zero-timeout reply to a thread on another processor
+/// fails when that processor has not yet put the caller into its receive
+/// phase (the call's two halves run on the caller's processor; the smp-soak
+/// scenario lost replies this way, and the callers waited forever). One
+/// retry with this short timeout gets them through; a client that really
+/// abandoned its call costs the monitor this long once. On one processor a
+/// failed reply means the client is not waiting, so it is not retried.
+const REPLY_RETRY_US: u64 = 2_000;
+
+/// Replies that needed the second try (reported when idle, SMP only).
+static REPLY_RETRIES: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
 fn open_wait() -> ia32::IpcResult {
     let timeouts = wait(receive_timeout());
     // SAFETY: the acceptor is untyped-only, so nothing can be mapped into
@@ -187,6 +202,7 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
     // Virtual µs without a request (counted in polls), for the idle report.
     let mut quiet_us = 0u64;
     let mut since_poll = 0u32;
+    let smp = ia32::kip().processors() > 1;
     let mut r = open_wait();
     loop {
         if let Some(e) = r.error() {
@@ -202,6 +218,12 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                     monitor.served.report(|line| println!("{line}"));
                     let (used, size) = super::heap::usage();
                     println!("served: heap used={used} of {size}");
+                    if smp {
+                        println!(
+                            "served: replies sent on the second try={}",
+                            REPLY_RETRIES.load(core::sync::atomic::Ordering::Relaxed)
+                        );
+                    }
                 }
             }
             r = open_wait();
@@ -229,7 +251,22 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             }
             let timeouts = wait(receive_timeout());
             // SAFETY: as in `open_wait`.
-            unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
+            let sent = unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) };
+            match sent.error() {
+                Some(e) if smp && !e.receive_phase && e.kind == l4_sys::IpcErrorKind::Timeout => {
+                    REPLY_RETRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                    for (i, w) in words.iter().enumerate().skip(1) {
+                        utcb::set_mr(i, *w);
+                    }
+                    let timeouts = Timeouts {
+                        send: Time::period_us(REPLY_RETRY_US),
+                        receive: receive_timeout(),
+                    };
+                    // SAFETY: as in `open_wait`.
+                    unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
+                }
+                _ => sent,
+            }
         } else {
             open_wait()
         };
