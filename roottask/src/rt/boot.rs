@@ -123,6 +123,9 @@ impl core::fmt::Display for BootError {
 fn boot() -> Result<VmStarter, BootError> {
     let ki = ia32::kernel_interface();
     let kip = ia32::kip();
+    // On an SMP kernel the monitor's lines go to COM1 directly (see
+    // `uart::set_direct_output`).
+    super::uart::set_direct_output(kip.processors() > 1);
     println!(
         "L4Ka resource monitor (Rust) starting; KIP at {:#x}",
         ki.kip_base

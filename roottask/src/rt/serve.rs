@@ -172,20 +172,28 @@ fn poll_console(monitor: &mut Monitor<Ia32>) {
     }
 }
 
-/// Send timeout of the second try of a reply that failed on a machine with
-/// more than one processor (virtual µs).
+/// Send timeout of each further try of a reply that failed on a machine
+/// with more than one processor (µs), and how many tries at most.
 ///
-/// On the SMP kernel a zero-timeout reply to a thread on another processor
-/// fails when that processor has not yet put the caller into its receive
-/// phase (the call's two halves run on the caller's processor; the smp-soak
-/// scenario lost replies this way, and the callers waited forever). One
-/// retry with this short timeout gets them through; a client that really
-/// abandoned its call costs the monitor this long once. On one processor a
-/// failed reply means the client is not waiting, so it is not retried.
+/// On the SMP kernel a zero-timeout reply to a caller on another processor
+/// fails when that processor has not yet put the caller into the receive
+/// half of its call; under QEMU's single-threaded TCG that processor may
+/// not run for a whole time slice. The `smp-soak` scenario lost replies
+/// this way, and their callers waited forever. The monitor tries again
+/// with a short send timeout, up to [`REPLY_TRIES`] times; a client that
+/// really abandoned its call costs it that long once (SMP only; on one
+/// processor a failed reply means the caller is not waiting, and it is
+/// dropped at once, as before). A reply queue served between requests
+/// would avoid the wait, but send-only retries hit the kernel's "unhandled
+/// pagefault" debugger stop on this kernel.
 const REPLY_RETRY_US: u64 = 2_000;
+/// See [`REPLY_RETRY_US`].
+const REPLY_TRIES: u32 = 100;
 
-/// Replies that needed the second try (reported when idle, SMP only).
+/// Replies that needed more than one try, and replies given up (reported
+/// when idle, SMP only).
 static REPLY_RETRIES: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+static REPLIES_GIVEN_UP: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
 fn open_wait() -> ia32::IpcResult {
     let timeouts = wait(receive_timeout());
@@ -219,9 +227,11 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                     let (used, size) = super::heap::usage();
                     println!("served: heap used={used} of {size}");
                     if smp {
+                        use core::sync::atomic::Ordering::Relaxed;
                         println!(
-                            "served: replies sent on the second try={}",
-                            REPLY_RETRIES.load(core::sync::atomic::Ordering::Relaxed)
+                            "served: replies sent on a later try={} given up={}",
+                            REPLY_RETRIES.load(Relaxed),
+                            REPLIES_GIVEN_UP.load(Relaxed)
                         );
                     }
                 }
@@ -252,9 +262,17 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
             let timeouts = wait(receive_timeout());
             // SAFETY: as in `open_wait`.
             let sent = unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) };
-            match sent.error() {
-                Some(e) if smp && !e.receive_phase && e.kind == l4_sys::IpcErrorKind::Timeout => {
-                    REPLY_RETRIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            let timed_out = |r: &ia32::IpcResult| {
+                r.error()
+                    .is_some_and(|e| !e.receive_phase && e.kind == l4_sys::IpcErrorKind::Timeout)
+            };
+            let mut sent = sent;
+            if smp && timed_out(&sent) {
+                use core::sync::atomic::Ordering::Relaxed;
+                REPLY_RETRIES.fetch_add(1, Relaxed);
+                let mut tries = 0;
+                while timed_out(&sent) && tries < REPLY_TRIES {
+                    tries += 1;
                     for (i, w) in words.iter().enumerate().skip(1) {
                         utcb::set_mr(i, *w);
                     }
@@ -263,10 +281,13 @@ pub fn serve(monitor: &mut Monitor<Ia32>, mut after_each: impl FnMut(&mut Monito
                         receive: receive_timeout(),
                     };
                     // SAFETY: as in `open_wait`.
-                    unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
+                    sent = unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) };
                 }
-                _ => sent,
+                if timed_out(&sent) {
+                    REPLIES_GIVEN_UP.fetch_add(1, Relaxed);
+                }
             }
+            sent
         } else {
             open_wait()
         };

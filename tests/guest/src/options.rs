@@ -188,6 +188,12 @@ pub struct Options<'a> {
     /// `soak-go=S` (`mode=smp`): before the soak, send a go message to
     /// slot S's first thread.
     pub soak_go: Option<u32>,
+    /// `soak-on=T` (`mode=smp`): only thread T soaks (0 the first, 1 the
+    /// second; default both).
+    pub soak_on: Option<u32>,
+    /// `soak-flush=0` (`mode=smp`): do not unmap the page before each
+    /// round (no page fault then; default 1).
+    pub soak_flush: bool,
     /// `touch=N`: pages to touch by page fault (default 16).
     pub touch: u32,
     /// `request=M`: pages to get with request_pages (default 4).
@@ -243,6 +249,8 @@ impl<'a> Options<'a> {
             smp_soak: 0,
             soak_wait: false,
             soak_go: None,
+            soak_flush: true,
+            soak_on: None,
             touch: 16,
             request: 4,
             expect_modules: 0,
@@ -333,6 +341,17 @@ impl<'a> Options<'a> {
                     let mut v = 0;
                     own(&mut v);
                     o.soak_wait = v != 0;
+                }
+                "soak-on" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.soak_on = Some(v);
+                    }
+                }
+                "soak-flush" => {
+                    let mut v = 1;
+                    own(&mut v);
+                    o.soak_flush = v != 0;
                 }
                 "soak-go" => {
                     let mut v = 0;

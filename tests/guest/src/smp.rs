@@ -57,7 +57,9 @@ pub struct SoakTally {
 }
 
 impl SoakTally {
-    /// Requests the monitor served: a fault and a request_pages per round.
+    /// Requests the monitor served at least: a fault and a request_pages
+    /// per round (a read fault and then a write fault where the monitor
+    /// maps read-only first).
     pub fn requests(&self) -> u64 {
         2 * u64::from(self.rounds)
     }

@@ -212,7 +212,11 @@ pub fn run(
         format_args!("{:?}", go.err().map(IpcCode)),
         "sent",
     );
-    let t = soak(snap, opts, own, rm, 0, r);
+    let t = if opts.soak_on.is_none_or(|t| t == 0) {
+        soak(snap, opts, own, rm, 0, r)
+    } else {
+        None
+    };
     r.out.flush();
     second_report(r, second, SOAK_WAIT_US, None);
     if let Some(t) = t {
@@ -295,7 +299,9 @@ fn soak<W: Write>(
     for i in 0..opts.smp_soak {
         let k = i as usize % SOAK_PAGES;
         let (gp, gv) = (pages[k], pages[k] + link);
-        flush_page(gv);
+        if opts.soak_flush {
+            flush_page(gv);
+        }
         if load(gv) != expect[k] {
             t.wrong += 1;
         }
@@ -399,6 +405,9 @@ extern "C" fn second_main() -> ! {
     report_to_first(&mut r, first, cpu);
     if opts.smp_soak > 0 {
         match receive_from(first, GO_WAIT_US * 2) {
+            Ok(m) if m.tag().label() == GO_LABEL && opts.soak_on.is_some_and(|t| t != 1) => {
+                r.line(format_args!("smp soak: not on this thread (soak-on=0)"));
+            }
             Ok(m) if m.tag().label() == GO_LABEL => {
                 let t = soak(&snap, &opts, &own, rm, 1, &mut r);
                 if let Some(t) = t {
