@@ -142,7 +142,12 @@ const SCENARIOS: &[Scenario] = &[
     // SMP (issue 15): the SMP kernel on -smp 2 and -smp 4.
     scenario!("smp-2", SMP_ORIGINAL, smp_2),
     scenario!("smp-4", SMP, smp_4),
-    scenario!("smp-soak", SMP, smp_soak),
+    scenario!(
+        "smp-soak",
+        SMP,
+        smp_soak,
+        waits_for = "an SMP kernel whose cross-processor IPC survives load (issue 15: ia32-smp stops serving CPU 1, or faults in the kernel, within seconds)"
+    ),
 ];
 
 // ---------------------------------------------------------------------------
@@ -1665,16 +1670,20 @@ fn smp_4(f: &Found<'_>) -> Result<String, String> {
 /// request_pages: about 300,000 requests for the two threads.
 const SMP_SOAK_ROUNDS: u32 = 50_000;
 
-/// Two VMs on `-smp 2`: VM 1 soaks on its first thread (CPU 0), VM 2 on
-/// its second thread (CPU 1), at once (VM 1 waits for VM 2's go): every
-/// answer right (each page reads what its own thread last wrote, a
-/// pattern unique to the VM and thread), none refused or lost, the soaks
-/// overlap in time, the monitor's heap is flat.
+/// Two VMs on `-smp 2`: VM 1 runs on CPU 0 and soaks on its first thread,
+/// VM 2 moves its first thread to CPU 1 (its own Schedule; its second
+/// thread is there too) and soaks there, at once (VM 1 waits for VM 2's
+/// go): every answer right (each page reads what its own thread last
+/// wrote, a pattern unique to the VM and thread), none refused or lost,
+/// the soaks overlap in time, the monitor's heap is flat.
 ///
-/// One soaking thread per processor: with two on CPU 1 (both VMs' second
-/// threads) this kernel stops serving CPU 1 within seconds (requests from
-/// there never reach the monitor, which sees no failed reply and goes
-/// idle); see the README's SMP notes.
+/// Expected to fail on the fixture kernel (marked `waits_for`): with
+/// requests from CPU 1 and CPU 0 at full speed, its CPU 1 stops within
+/// seconds (the thread there waits for a page fault or request_pages
+/// that never reaches the monitor, which saw no failed reply), or the
+/// kernel faults itself ("kernel access raised user pagefault @ 00000090",
+/// `KD# kpf`) when both threads of one VM soak; the original monitor
+/// stops earlier still. See the README's SMP notes.
 fn smp_soak(f: &Found<'_>) -> Result<String, String> {
     let n: u32 = std::env::var("SMP_SOAK_ROUNDS")
         .ok()
@@ -1687,12 +1696,14 @@ fn smp_soak(f: &Found<'_>) -> Result<String, String> {
     };
     let boot = smp_boot(f, Path::new(resourcemon::ROOTTASK_ELF), 2)?
         .module(vm("soak1", "soak-wait=1 soak-on=0"))
-        .module(vm("soak2", "soak-go=1 soak-on=1"));
+        .module(vm("soak2", "soak-go=1 soak-on=0 soak-cpu=1"));
     let mut expect = scenario_expect();
     expect.hard_timeout = std::time::Duration::from_secs(1800);
     expect.idle_timeout = std::time::Duration::from_secs(300);
     expect.required = vec![
-        "GUEST_PASS soak1".into(),
+        // VM 2's pass, then the idle report: printed only once neither
+        // VM asks anything (both done, whichever finished first).
+        "GUEST_PASS soak2".into(),
         "resourcemon: served: heap used=".into(),
     ];
     let out = run_boot("smp-soak", &boot, expect)?;
@@ -1704,7 +1715,7 @@ fn smp_soak(f: &Found<'_>) -> Result<String, String> {
     // Every thread's tally: rounds, clean, and its time span.
     let mut spans = Vec::new();
     let mut total = 0u64;
-    for who in ["soak1", "soak2@cpu1"] {
+    for who in ["soak1", "soak2"] {
         let key = format!("guest {who}: smp soak: ");
         let line = out
             .lines

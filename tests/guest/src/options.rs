@@ -191,6 +191,10 @@ pub struct Options<'a> {
     /// `soak-on=T` (`mode=smp`): only thread T soaks (0 the first, 1 the
     /// second; default both).
     pub soak_on: Option<u32>,
+    /// `soak-cpu=N` (`mode=smp`): the first thread moves itself to
+    /// processor N (its own Schedule; it is its own scheduler) before its
+    /// soak, so the whole VM runs there.
+    pub soak_cpu: Option<u32>,
     /// `soak-flush=0` (`mode=smp`): do not unmap the page before each
     /// round (no page fault then; default 1).
     pub soak_flush: bool,
@@ -251,6 +255,7 @@ impl<'a> Options<'a> {
             soak_go: None,
             soak_flush: true,
             soak_on: None,
+            soak_cpu: None,
             touch: 16,
             request: 4,
             expect_modules: 0,
@@ -341,6 +346,12 @@ impl<'a> Options<'a> {
                     let mut v = 0;
                     own(&mut v);
                     o.soak_wait = v != 0;
+                }
+                "soak-cpu" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.soak_cpu = Some(v);
+                    }
                 }
                 "soak-on" => {
                     let mut v = 0;

@@ -212,6 +212,19 @@ pub fn run(
         format_args!("{:?}", go.err().map(IpcCode)),
         "sent",
     );
+    if let Some(cpu) = opts.soak_cpu {
+        let moved = ia32::schedule(ThreadId(own.global_id), !0, cpu, !0, !0);
+        let now = processor();
+        r.line(format_args!(
+            "smp: first thread moved itself to processor {now} ({})",
+            if moved.is_ok() {
+                "Schedule ok"
+            } else {
+                "Schedule failed"
+            }
+        ));
+        r.eq("first thread moved to soak-cpu", now, cpu);
+    }
     let t = if opts.soak_on.is_none_or(|t| t == 0) {
         soak(snap, opts, own, rm, 0, r)
     } else {
