@@ -1699,7 +1699,7 @@ fn smp_soak(f: &Found<'_>) -> Result<String, String> {
         .module(vm("soak2", "soak-go=1 soak-on=0 soak-cpu=1"));
     let mut expect = scenario_expect();
     expect.hard_timeout = std::time::Duration::from_secs(1800);
-    expect.idle_timeout = std::time::Duration::from_secs(300);
+    expect.idle_timeout = std::time::Duration::from_secs(150);
     expect.required = vec![
         // VM 2's pass, then the idle report: printed only once neither
         // VM asks anything (both done, whichever finished first).
