@@ -5,11 +5,7 @@
 use crate::page_word;
 use core::fmt;
 
-/// Label of the second thread's report to the first: MR1 = the processor
-/// it runs on (its UTCB's ProcessorNo), MR2 = checks passed, MR3 = failed.
-pub const REPORT_LABEL: u16 = 0x5301;
-/// Label of a go message (first thread to second, or VM to VM): start
-/// the soak.
+/// Label of a go message (from one VM to another): start the soak.
 pub const GO_LABEL: u16 = 0x5302;
 /// The second thread's number in the VM's range (the first is 0).
 pub const SECOND_THREAD: u32 = 1;

@@ -159,28 +159,3 @@ pub fn call_timed(
         Err(e) => Outcome::Failed(e.0),
     }
 }
-
-/// Closed wait (BR0 = 0) for a message from `from` for up to `us`
-/// microseconds: the message, or the IPC error code.
-pub fn receive_from(from: u32, us: u64) -> Result<idl::Message, u32> {
-    utcb::set_br(0, 0);
-    let timeouts = Timeouts {
-        send: Time::ZERO,
-        receive: Time::period_us(us),
-    };
-    // SAFETY: receive-only with BR0 = 0: the kernel maps nothing and copies
-    // no strings; only message registers change.
-    let r = unsafe { ipc(ThreadId::NIL, ThreadId(from), timeouts, MsgTag(0)) };
-    if r.tag.failed() {
-        return Err(utcb::error_code());
-    }
-    let mut msg = idl::Message::new();
-    let n = (r.tag.untyped() + r.tag.typed()) as usize;
-    msg.mr[0] = r.tag.0;
-    msg.mr[1] = r.mr1;
-    msg.mr[2] = r.mr2;
-    for i in 3..=n.min(LAST_MR) {
-        msg.mr[i] = utcb::mr(i);
-    }
-    Ok(msg)
-}
