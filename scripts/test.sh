@@ -23,6 +23,7 @@ if [ "$REQUIRE_PISTACHIO" = 1 ]; then
     shared=../shared
     missing=()
     for f in "${PISTACHIO_DIR:-$shared/pistachio/ia32}"/bin/{kickstart,ia32-kernel,sigma0} \
+             "${PISTACHIO_SMP_DIR:-$shared/pistachio/ia32-smp}"/bin/{kickstart,ia32-kernel,sigma0} \
              "${WEDGE_DIR:-$shared/wedge}"/{afterburn-wedge,afterburn-wedge-varA,afterburn-wedge-pt,tinyguest.elf} \
              "${ORIGINAL_DIR:-$shared/original}"/{resourcemon-debug,resourcemon-perf}; do
         [ -f "$f" ] || missing+=("$f")

@@ -196,6 +196,20 @@ impl MemoryDesc {
     }
 }
 
+/// One processor descriptor (§2.2: at KIP + ProcDescPtr + cpu × 2^s):
+/// what the kernel says about each CPU, for the boot report.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ProcessorDesc {
+    /// External (bus) frequency in kHz.
+    pub external_khz: u64,
+    /// Internal (core) frequency in kHz.
+    pub internal_khz: u64,
+    /// Frequency-change word (0: none announced).
+    pub frequency_change: u64,
+    /// The architecture-specific word.
+    pub arch: u64,
+}
+
 /// Thread-number ranges (ThreadInfo, §2.2).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ThreadInfo {
@@ -392,8 +406,42 @@ impl<'a> Kip<'a> {
 
     /// Internal (core) frequency of processor 0 in kHz, if the descriptor is there.
     pub fn cpu0_khz(&self) -> Option<u64> {
-        let at = self.word(field::PROC_DESC_PTR) as usize + self.r.word;
-        self.r.at(at)
+        self.processor_desc(0).map(|d| d.internal_khz)
+    }
+
+    /// log2 of one processor descriptor's size in bytes (ProcessorInfo's
+    /// top four bits; §2.2). Pistachio's ia32 KIP says 4 (16 bytes).
+    pub fn processor_desc_log2(&self) -> u32 {
+        let shift = self.r.word as u32 * 8 - 4;
+        ((self.word(field::PROCESSOR_INFO) >> shift) & 0xf) as u32
+    }
+
+    /// The descriptor of processor `cpu` (at ProcDescPtr + cpu × 2^s), or
+    /// `None` past the last processor or outside the page.
+    pub fn processor_desc(&self, cpu: u32) -> Option<ProcessorDesc> {
+        if cpu >= self.processors() {
+            return None;
+        }
+        // A size below four words would overlap the next descriptor; read
+        // four words apart then (what Pistachio's own layout gives).
+        let log2 = self
+            .processor_desc_log2()
+            .max(self.r.word.trailing_zeros() + 2);
+        let at = (self.word(field::PROC_DESC_PTR) as usize)
+            .checked_add((cpu as usize).checked_shl(log2)?)?;
+        let w = |i: usize| self.r.at(at.checked_add(i * self.r.word)?);
+        Some(ProcessorDesc {
+            external_khz: w(0)?,
+            internal_khz: w(1)?,
+            frequency_change: w(2)?,
+            arch: w(3)?,
+        })
+    }
+
+    /// Every processor descriptor, processor 0 first (as many as
+    /// [`Kip::processors`] says, fewer if some lie outside the page).
+    pub fn processor_descs(&self) -> impl Iterator<Item = ProcessorDesc> + '_ {
+        (0..self.processors()).map_while(|c| self.processor_desc(c))
     }
 
     /// A system-call link word (ia32: byte offset from the KIP base; §2.4).
@@ -469,6 +517,8 @@ pub(crate) mod tests {
         );
         assert_eq!(kip.processors(), 1);
         assert_eq!(kip.cpu0_khz(), Some(2_000_000));
+        assert_eq!(kip.processor_descs().count(), 1);
+        assert_eq!(kip.processor_desc(1), None);
         assert_eq!(kip.root_server().ip, 0x0100_0000);
         assert_eq!(kip.syscall_link(field::IPC), 0x800);
         let d: [MemoryDesc; 3] = core::array::from_fn(|i| kip.memory_descs().nth(i).unwrap());
@@ -479,6 +529,42 @@ pub(crate) mod tests {
         );
         assert!(d[2].is_virtual);
         assert_eq!(kip.memory_descs().count(), 3);
+    }
+
+    #[test]
+    fn reads_every_processor_descriptor() {
+        let mut page = sample_ia32_kip();
+        let put = |p: &mut [u8; 4096], at: usize, v: u32| {
+            p[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        };
+        // Four CPUs, 16-byte descriptors (size log2 4 in bits 28-31).
+        put(&mut page, field::PROCESSOR_INFO * 4, (4 << 28) | 3);
+        for cpu in 0..4u32 {
+            let at = 0x120 + 16 * cpu as usize;
+            put(&mut page, at, 100_000 + cpu);
+            put(&mut page, at + 4, 2_000_000 + cpu);
+            put(&mut page, at + 8, 0);
+            put(&mut page, at + 12, 0x10 + cpu);
+        }
+        let kip = Kip::parse(&page, 4).unwrap();
+        assert_eq!(kip.processors(), 4);
+        assert_eq!(kip.processor_desc_log2(), 4);
+        let d: std::vec::Vec<ProcessorDesc> = kip.processor_descs().collect();
+        assert_eq!(d.len(), 4);
+        assert_eq!(
+            d[3],
+            ProcessorDesc {
+                external_khz: 100_003,
+                internal_khz: 2_000_003,
+                frequency_change: 0,
+                arch: 0x13
+            }
+        );
+        assert_eq!(kip.processor_desc(4), None);
+        // A descriptor array running off the page ends the list there.
+        put(&mut page, field::PROC_DESC_PTR * 4, 0xfe0);
+        let kip = Kip::parse(&page, 4).unwrap();
+        assert_eq!(kip.processor_descs().count(), 2);
     }
 
     #[test]

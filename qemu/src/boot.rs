@@ -93,6 +93,12 @@ pub struct Boot {
     /// switches to the monitor), Ctrl-C goes to the guest, and the serial
     /// output is also written to `serial.log`.
     pub interactive: bool,
+    /// Processors of the machine (`-smp N` when above 1).
+    pub cpus: u32,
+    /// `-accel tcg,thread=single`: all virtual CPUs on one host thread,
+    /// taking turns. The SMP Pistachio kernel needs it: its cross-processor
+    /// IPC hangs under QEMU's default multi-threaded TCG.
+    pub tcg_single_thread: bool,
     /// Further QEMU arguments.
     pub extra_args: Vec<String>,
 }
@@ -174,6 +180,8 @@ impl Boot {
             memory_mib: 256,
             icount: true,
             interactive: false,
+            cpus: 1,
+            tcg_single_thread: false,
             extra_args: Vec::new(),
         }
     }
@@ -213,6 +221,8 @@ impl Boot {
             memory_mib: 256,
             icount: true,
             interactive: false,
+            cpus: 1,
+            tcg_single_thread: false,
             extra_args: Vec::new(),
         })
     }
@@ -230,7 +240,17 @@ impl Boot {
             icount: true,
             interactive: false,
             extra_args: Vec::new(),
+            cpus: 1,
+            tcg_single_thread: false,
         }
+    }
+
+    /// A machine with `cpus` processors for the SMP kernel: `-smp cpus`
+    /// and single-threaded TCG (see [`Boot::tcg_single_thread`]).
+    pub fn smp(mut self, cpus: u32) -> Boot {
+        self.cpus = cpus;
+        self.tcg_single_thread = true;
+        self
     }
 
     /// Add a module after the existing ones.
@@ -305,6 +325,12 @@ impl Boot {
                 ]
                 .map(String::from),
             );
+        }
+        if self.cpus > 1 {
+            a.extend(["-smp".into(), self.cpus.to_string()]);
+        }
+        if self.tcg_single_thread {
+            a.extend(["-accel".into(), "tcg,thread=single".into()]);
         }
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
@@ -417,6 +443,8 @@ mod tests {
             memory_mib: 512,
             icount: true,
             interactive: false,
+            cpus: 1,
+            tcg_single_thread: false,
             extra_args: vec![],
         }
     }
@@ -442,6 +470,22 @@ mod tests {
         );
         assert!(a.windows(2).any(|w| w == ["-icount", "shift=0,sleep=off"]));
         assert!(a.windows(2).any(|w| w == ["-m", "512"]));
+        assert!(!a.iter().any(|w| w == "-smp" || w == "-accel"));
+    }
+
+    #[test]
+    fn smp_boots_ask_for_cpus_and_single_threaded_tcg() {
+        let a = sample().smp(4).qemu_args();
+        assert!(a.windows(2).any(|w| w == ["-smp", "4"]), "{a:?}");
+        assert!(
+            a.windows(2).any(|w| w == ["-accel", "tcg,thread=single"]),
+            "{a:?}"
+        );
+        let mut b = sample();
+        b.tcg_single_thread = true;
+        let a = b.qemu_args();
+        assert!(!a.iter().any(|w| w == "-smp"), "{a:?}");
+        assert!(a.iter().any(|w| w == "tcg,thread=single"), "{a:?}");
     }
 
     #[test]

@@ -62,6 +62,11 @@ struct Cli {
     /// original monitor).
     #[arg(long, requires = "expect")]
     no_sentinel: bool,
+    /// Processors: `-smp N` with single-threaded TCG (`-accel
+    /// tcg,thread=single`), for an SMP Pistachio kernel (point
+    /// PISTACHIO_DIR at it, e.g. ../shared/pistachio/ia32-smp).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    smp: u32,
     /// Print only the run directory, the command and the verdict (on
     /// standard error), not the serial log; the log is still written to
     /// DIR/serial.log. Without it the serial log is printed after the run.
@@ -141,6 +146,9 @@ fn main() -> ExitCode {
     // A person's keystrokes and the guests' timers share the wall clock.
     boot.icount = !cli.no_icount && !cli.interactive;
     boot.interactive = cli.interactive;
+    if cli.smp > 1 {
+        boot = boot.smp(cli.smp);
+    }
     for m in &cli.modules {
         let (file, args) = m.split_once(' ').unwrap_or((m, ""));
         boot = boot.module(Module::new(file, args));

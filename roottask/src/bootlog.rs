@@ -3,7 +3,7 @@
 
 use core::fmt;
 use l4_sys::bootinfo::Record;
-use l4_sys::kip::{Kip, MemoryDesc, MemoryType};
+use l4_sys::kip::{Kip, MemoryDesc, MemoryType, ProcessorDesc};
 
 /// `kip: api=0x84050000 kernel=0x04020000 supplier="UKa " version="..."`.
 pub struct KipSummary<'a>(pub &'a Kip<'a>);
@@ -48,6 +48,38 @@ impl fmt::Display for KipSummary<'_> {
             write!(f, " cpu0={khz}kHz")?;
         }
         Ok(())
+    }
+}
+
+/// `cpus: count=N descriptors=K desc_size=16`: the processor count from
+/// the KIP (what `pcpus=` is clamped to) and how many descriptors it has.
+pub struct CpuSummary<'a>(pub &'a Kip<'a>);
+
+impl fmt::Display for CpuSummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kip = self.0;
+        write!(
+            f,
+            "cpus: count={} descriptors={} desc_size={}",
+            kip.processors(),
+            kip.processor_descs().count(),
+            1u64 << kip.processor_desc_log2()
+        )
+    }
+}
+
+/// `cpu N: external=K kHz internal=K kHz freq_change=0x0 arch=0x0`: one
+/// processor descriptor of the KIP.
+pub struct CpuLine<'a>(pub u32, pub &'a ProcessorDesc);
+
+impl fmt::Display for CpuLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.1;
+        write!(
+            f,
+            "cpu {}: external={}kHz internal={}kHz freq_change={:#x} arch={:#x}",
+            self.0, d.external_khz, d.internal_khz, d.frequency_change, d.arch
+        )
     }
 }
 
@@ -153,6 +185,20 @@ impl fmt::Display for RecordLine<'_> {
 mod tests {
     use super::*;
     use std::format;
+
+    #[test]
+    fn cpu_line_format_is_stable() {
+        let d = ProcessorDesc {
+            external_khz: 0,
+            internal_khz: 2_000_000,
+            frequency_change: 0,
+            arch: 1,
+        };
+        assert_eq!(
+            format!("{}", CpuLine(1, &d)),
+            "cpu 1: external=0kHz internal=2000000kHz freq_change=0x0 arch=0x1"
+        );
+    }
 
     #[test]
     fn record_line_format_is_stable() {

@@ -1,10 +1,11 @@
 //! The test fixtures the boot scenarios need, found by path.
 //!
-//! Three folders, each with an environment variable that overrides it:
+//! Four folders, each with an environment variable that overrides it:
 //!
 //! | variable | default | what |
 //! | --- | --- | --- |
 //! | `PISTACHIO_DIR` | `../shared/pistachio/ia32`, else `/opt/pistachio` | kernel, sigma0, kickstart |
+//! | `PISTACHIO_SMP_DIR` | `../shared/pistachio/ia32-smp` | the same files of an SMP kernel (the `smp-*` scenarios) |
 //! | `WEDGE_DIR` | `../shared/wedge` | the upstream afterburn wedge and `tinyguest.elf` |
 //! | `ORIGINAL_DIR` | `../shared/original` | the original C++ monitor |
 //!
@@ -21,6 +22,8 @@ use qemu::Pistachio;
 pub const WEDGE_ENV: &str = "WEDGE_DIR";
 /// Overrides the original monitor's folder.
 pub const ORIGINAL_ENV: &str = "ORIGINAL_DIR";
+/// Overrides the SMP Pistachio build's folder.
+pub const PISTACHIO_SMP_ENV: &str = "PISTACHIO_SMP_DIR";
 
 /// The `shared/` folder beside the repository root.
 pub fn shared_dir() -> PathBuf {
@@ -62,6 +65,9 @@ pub struct Fixtures {
     pub grub2: Result<(), String>,
     /// The GRUB legacy image tools (grub-legacy's shell and stages, mke2fs).
     pub grub_legacy: Result<(), String>,
+    /// The SMP Pistachio build (up to 8 CPUs; boot it with
+    /// [`qemu::Boot::smp`]).
+    pub pistachio_smp: Result<Pistachio, String>,
 }
 
 /// What a scenario needs besides Pistachio.
@@ -71,6 +77,8 @@ pub struct Needs {
     pub wedge: bool,
     /// The original monitor.
     pub original: bool,
+    /// The SMP Pistachio build.
+    pub smp: bool,
     /// The tools that write a GRUB 2 ISO (`kickstart_config::image`).
     pub grub2: bool,
     /// The tools that write a GRUB legacy disk image.
@@ -84,6 +92,7 @@ impl Needs {
         original: false,
         grub2: false,
         grub_legacy: false,
+        smp: false,
     };
 }
 
@@ -96,6 +105,8 @@ pub struct Found<'a> {
     pub wedge: Option<&'a Wedge>,
     /// The original monitor, if the scenario asked for it.
     pub original: Option<&'a Original>,
+    /// The SMP Pistachio build, if the scenario asked for it.
+    pub pistachio_smp: Option<&'a Pistachio>,
 }
 
 impl<'a> Found<'a> {
@@ -103,6 +114,12 @@ impl<'a> Found<'a> {
     pub fn wedge(&self) -> Result<&'a Wedge, String> {
         self.wedge
             .ok_or_else(|| "scenario did not declare that it needs the wedge".into())
+    }
+
+    /// The SMP Pistachio build; declared by [`Needs::smp`].
+    pub fn smp(&self) -> Result<&'a Pistachio, String> {
+        self.pistachio_smp
+            .ok_or_else(|| "scenario did not declare that it needs the SMP kernel".into())
     }
 
     /// The original monitor; declared by [`Needs::original`].
@@ -182,12 +199,17 @@ impl Fixtures {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
+        let sdir = dir_from(env, PISTACHIO_SMP_ENV, shared.join("pistachio/ia32-smp"));
+        let pistachio_smp = Pistachio::in_dir(&sdir).map_err(|e| {
+            format!("missing fixture: {e} (set {PISTACHIO_SMP_ENV} to an SMP Pistachio build)")
+        });
         Fixtures {
             pistachio,
             wedge,
             original,
             grub2: tools(kickstart_config::image::Loader::Grub2),
             grub_legacy: tools(kickstart_config::image::Loader::GrubLegacy),
+            pistachio_smp,
         }
     }
 
@@ -212,10 +234,16 @@ impl Fixtures {
                 return Err(e.clone());
             }
         }
+        let pistachio_smp = match (&self.pistachio_smp, needs.smp) {
+            (Ok(p), true) => Some(p),
+            (Err(e), true) => return Err(e.clone()),
+            (_, false) => None,
+        };
         Ok(Found {
             pistachio,
             wedge,
             original,
+            pistachio_smp,
         })
     }
 
@@ -248,6 +276,12 @@ impl Fixtures {
             show(
                 "grub-legacy",
                 self.grub_legacy.as_ref().map(|()| "tools found".into()),
+            ),
+            show(
+                "pistachio-smp",
+                self.pistachio_smp
+                    .as_ref()
+                    .map(|p| p.kernel.display().to_string()),
             ),
         ]
     }
@@ -306,6 +340,7 @@ mod tests {
             grub_legacy: Err(
                 "GRUB legacy image: mke2fs not found (Debian package e2fsprogs)".into(),
             ),
+            pistachio_smp: Err("missing fixture: /s/ia32-kernel".into()),
         };
         let found = f
             .for_needs(Needs {
@@ -331,5 +366,12 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.contains("mke2fs") && e.contains("e2fsprogs"), "{e}");
+        let e = f
+            .for_needs(Needs {
+                smp: true,
+                ..Needs::NONE
+            })
+            .unwrap_err();
+        assert!(e.contains("/s/ia32-kernel"), "{e}");
     }
 }

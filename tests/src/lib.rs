@@ -487,3 +487,37 @@ pub fn recorded_figures() -> Vec<(String, compare::Figure)> {
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
+
+/// The `ns` of guest `name`'s line `touched N pages, T ns per fault`
+/// (`what` = "touched") or `requested M pages, T ns per request`
+/// ("requested"), or `baseline: N null calls, T ns per call`
+/// ("baseline:"). Only that guest's lines: `guest s@cpu1` is not `guest s`.
+pub fn named_guest_figure(lines: &[String], name: &str, what: &str) -> Option<u64> {
+    let key = format!("guest {name}: {what} ");
+    lines.iter().find_map(|l| {
+        let rest = &l[l.find(&key)? + key.len()..];
+        let mut w = rest.split([' ', ',']).filter(|s| !s.is_empty());
+        w.nth(if what == "baseline:" { 3 } else { 2 })?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod named_figure_tests {
+    #[test]
+    fn reads_one_guests_figures() {
+        let lines: Vec<String> = [
+            "vm1: guest s: touched 64 pages, 2108 ns per fault",
+            "vm1: guest s@cpu1: touched 64 pages, 3108 ns per fault",
+            "vm1: guest s@cpu1: requested 16 pages, 2377 ns per request",
+            "vm1: guest s: baseline: 16 null calls, 1850 ns per call",
+        ]
+        .map(String::from)
+        .to_vec();
+        let f = |n, w| super::named_guest_figure(&lines, n, w);
+        assert_eq!(f("s", "touched"), Some(2108));
+        assert_eq!(f("s@cpu1", "touched"), Some(3108));
+        assert_eq!(f("s@cpu1", "requested"), Some(2377));
+        assert_eq!(f("s", "requested"), None);
+        assert_eq!(f("s", "baseline:"), Some(1850));
+    }
+}

@@ -239,6 +239,7 @@ mod tests {
             original: Err("missing fixture /o/resourcemon-debug".into()),
             grub2: Err("GRUB 2 image: grub-mkrescue not found".into()),
             grub_legacy: Ok(()),
+            pistachio_smp: Err("missing fixture /s/ia32-kernel".into()),
         }
     }
 

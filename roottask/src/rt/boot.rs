@@ -12,7 +12,7 @@ use l4_sys::bootinfo::{BootInfo, Record};
 use l4_sys::ia32::{self, kdb};
 use l4_sys::kip::MemoryDesc;
 use l4_sys::{Fpage, Rights, ThreadId, WORD_BYTES};
-use roottask::bootlog::{DescLine, KipSummary, MemoryDescSummary, RecordLine};
+use roottask::bootlog::{CpuLine, CpuSummary, DescLine, KipSummary, MemoryDescSummary, RecordLine};
 use roottask::fresh::FreshFrames;
 use roottask::memory::{MemoryTally, MAX_LOG2, MIN_LOG2};
 use roottask::server::devices::place_remap_window;
@@ -142,6 +142,9 @@ impl core::fmt::Display for BootError {
 fn boot() -> Result<VmStarter, BootError> {
     let ki = ia32::kernel_interface();
     let kip = ia32::kip();
+    // On an SMP kernel the monitor's lines go to COM1 directly (see
+    // `uart::set_direct_output`).
+    super::uart::set_direct_output(kip.processors() > 1);
     println!(
         "L4Ka resource monitor (Rust) starting; KIP at {:#x}",
         ki.kip_base
@@ -156,6 +159,12 @@ fn boot() -> Result<VmStarter, BootError> {
         ia32::rdtsc()
     );
     println!("{}", KipSummary(&kip));
+    // The processors: `pcpus=` is clamped to this count (§2.3), and a VM's
+    // threads may be placed on any of them (ThreadControl's `cpu`).
+    println!("{}", CpuSummary(&kip));
+    for (i, d) in kip.processor_descs().enumerate() {
+        println!("{}", CpuLine(i as u32, &d));
+    }
     if let Some(v) = kip.kernel_version_string() {
         println!("kernel: {v}");
     }

@@ -24,7 +24,11 @@ fn with_mux(f: impl FnOnce(&mut ConsoleMux)) {
 }
 
 fn put_bytes(bytes: &[u8]) {
-    kdb::put_bytes(bytes);
+    if super::uart::direct_output() {
+        super::uart::write(bytes);
+    } else {
+        kdb::put_bytes(bytes);
+    }
 }
 
 /// Guest lines labelled with their VM (`console=labels`) or raw.
@@ -43,7 +47,7 @@ impl Log {
     }
 
     fn flush(&mut self) {
-        kdb::put_bytes(&self.0);
+        put_bytes(&self.0);
         self.0.clear();
     }
 }
@@ -53,7 +57,7 @@ impl Write for Log {
         if self.0.extend_from_slice(s.as_bytes()).is_err() {
             self.flush();
             if self.0.extend_from_slice(s.as_bytes()).is_err() {
-                kdb::put_str(s);
+                put_bytes(s.as_bytes());
             }
         }
         Ok(())

@@ -235,6 +235,29 @@ fn poll_console(monitor: &mut Monitor<Ia32>) {
     }
 }
 
+/// Send timeout of each further try of a reply that failed on a machine
+/// with more than one processor (µs), and how many tries at most.
+///
+/// On the SMP kernel a zero-timeout reply to a caller on another processor
+/// fails when that processor has not yet put the caller into the receive
+/// half of its call; under QEMU's single-threaded TCG that processor may
+/// not run for a whole time slice. The `smp-soak` scenario lost replies
+/// this way, and their callers waited forever. The monitor tries again
+/// with a short send timeout, up to [`REPLY_TRIES`] times; a client that
+/// really abandoned its call costs it that long once (SMP only; on one
+/// processor a failed reply means the caller is not waiting, and it is
+/// dropped at once, as before). A reply queue served between requests
+/// would avoid the wait, but send-only retries hit the kernel's "unhandled
+/// pagefault" debugger stop on this kernel.
+const REPLY_RETRY_US: u64 = 2_000;
+/// See [`REPLY_RETRY_US`].
+const REPLY_TRIES: u32 = 100;
+
+/// Replies that needed more than one try, and replies given up (reported
+/// when idle, SMP only).
+static REPLY_RETRIES: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+static REPLIES_GIVEN_UP: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
 fn open_wait() -> ia32::IpcResult {
     let timeouts = wait(receive_timeout());
     // SAFETY: the acceptor is untyped-only, so nothing can be mapped into
@@ -255,6 +278,7 @@ pub fn serve(
     // Virtual µs without a request (counted in polls), for the idle report.
     let mut quiet_us = 0u64;
     let mut since_poll = 0u32;
+    let smp = ia32::kip().processors() > 1;
     let mut r = open_wait();
     loop {
         if let Some(e) = r.error() {
@@ -272,6 +296,14 @@ pub fn serve(
                     monitor.served.report(|line| println!("{line}"));
                     let (used, size) = super::heap::usage();
                     println!("served: heap used={used} of {size}");
+                    if smp {
+                        use core::sync::atomic::Ordering::Relaxed;
+                        println!(
+                            "served: replies sent on a later try={} given up={}",
+                            REPLY_RETRIES.load(Relaxed),
+                            REPLIES_GIVEN_UP.load(Relaxed)
+                        );
+                    }
                 }
             }
             r = open_wait();
@@ -307,7 +339,33 @@ pub fn serve(
             }
             let timeouts = wait(receive_timeout());
             // SAFETY: as in `open_wait`.
-            unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) }
+            let sent = unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) };
+            let timed_out = |r: &ia32::IpcResult| {
+                r.error()
+                    .is_some_and(|e| !e.receive_phase && e.kind == l4_sys::IpcErrorKind::Timeout)
+            };
+            let mut sent = sent;
+            if smp && timed_out(&sent) {
+                use core::sync::atomic::Ordering::Relaxed;
+                REPLY_RETRIES.fetch_add(1, Relaxed);
+                let mut tries = 0;
+                while timed_out(&sent) && tries < REPLY_TRIES {
+                    tries += 1;
+                    for (i, w) in words.iter().enumerate().skip(1) {
+                        utcb::set_mr(i, *w);
+                    }
+                    let timeouts = Timeouts {
+                        send: Time::period_us(REPLY_RETRY_US),
+                        receive: receive_timeout(),
+                    };
+                    // SAFETY: as in `open_wait`.
+                    sent = unsafe { ia32::ipc(r.from, ThreadId::ANY, timeouts, MsgTag(words[0])) };
+                }
+                if timed_out(&sent) {
+                    REPLIES_GIVEN_UP.fetch_add(1, Relaxed);
+                }
+            }
+            sent
         } else {
             open_wait()
         };

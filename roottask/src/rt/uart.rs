@@ -14,6 +14,10 @@ use l4_sys::ia32::kdb;
 const COM1: u16 = 0x3f8;
 /// Receive buffer (read).
 const RBR: u16 = COM1;
+/// Transmit holding register (write).
+const THR: u16 = COM1;
+/// LSR bit 5: the transmit holding register is empty.
+const THR_EMPTY: u8 = 0x20;
 /// FIFO control (write).
 const FCR: u16 = COM1 + 2;
 /// Line status: bit 0, a byte is waiting.
@@ -32,7 +36,8 @@ fn inb(port: u16) -> u8 {
 }
 
 fn outb(port: u16, v: u8) {
-    // SAFETY: as for `inb`; only the FIFO control register is written.
+    // SAFETY: as for `inb`; only the FIFO control register and (with
+    // direct output) the transmit register are written.
     unsafe {
         asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
     };
@@ -49,4 +54,39 @@ pub fn init() {
 /// The next received byte, if one is waiting.
 pub fn try_read() -> Option<u8> {
     (inb(LSR) & 1 != 0).then(|| inb(RBR))
+}
+
+/// Whether the monitor writes its output to COM1 itself instead of through
+/// the kernel debugger's PrintString (set once at boot on an SMP kernel).
+static DIRECT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Write output straight to COM1 from now on (`true`), not through the
+/// kernel debugger. On the SMP kernel every PrintString is a debugger
+/// entry, and under load those entries misread their operation ("kdb:
+/// unknown kdb op") or stopped the machine; one CPU keeps the debugger
+/// path, whose timing the single-CPU scenarios' figures were taken with.
+pub fn set_direct_output(on: bool) {
+    DIRECT.store(on, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// See [`set_direct_output`].
+pub fn direct_output() -> bool {
+    DIRECT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Send `bytes` on COM1, each newline followed by a carriage return (as
+/// the debugger's console does), waiting for the transmitter each time.
+pub fn write(bytes: &[u8]) {
+    let put = |b: u8| {
+        while inb(LSR) & THR_EMPTY == 0 {
+            core::hint::spin_loop();
+        }
+        outb(THR, b);
+    };
+    for &b in bytes {
+        put(b);
+        if b == b'\n' {
+            put(b'\r');
+        }
+    }
 }

@@ -77,17 +77,27 @@ impl<P: Platform> Monitor<P> {
             return Err(kernel_exception(e));
         }
         self.note_thread(slot, dest, space);
-        if space.0 != 0
-            && (prio != !0 || cpu != 0)
-            && self
+        if space.0 != 0 && (prio != !0 || cpu != 0) {
+            // The requested processor goes to the kernel as given (a
+            // processor the machine lacks is the kernel's to refuse).
+            if self
                 .schedule_with_fallback(dest, sched, pager, prio, cpu)
                 .is_err()
-        {
-            self.platform.log(format_args!(
-                "vm {slot}: ThreadControl: Schedule({:#x}, prio {prio}, cpu {cpu}) failed",
-                dest.0
-            ));
-            return Ok(0);
+            {
+                self.platform.log(format_args!(
+                    "vm {slot}: ThreadControl: Schedule({:#x}, prio {prio}, cpu {cpu}) failed",
+                    dest.0
+                ));
+                return Ok(0);
+            }
+            if cpu != 0 {
+                // Rare (a VCPU placed on another processor), so logged:
+                // the SMP scenarios check it.
+                self.platform.log(format_args!(
+                    "vm {slot}: ThreadControl: Schedule({:#x}, prio {prio}, cpu {cpu})",
+                    dest.0
+                ));
+            }
         }
         Ok(1)
     }

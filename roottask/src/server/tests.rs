@@ -372,6 +372,37 @@ fn thread_control_fallback_restores_the_callers_scheduler_and_pager() {
 }
 
 #[test]
+fn schedule_calls_carry_the_requested_processor() {
+    // ThreadControl with cpu 1: Schedule(dest, cpu 1, prio), also on the
+    // retry after the fallback.
+    let mut m = monitor();
+    m.platform.refuse_schedules = 1;
+    let (dest, first) = (tid(1, 2), tid(1, 0));
+    let me = ThreadId((BASE << 14) | 1);
+    assert_eq!(
+        m.thread_control(first, dest, first, first, me, !0, 102, 1),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[dest.0, 1, 102], [dest.0, 1, 102]]);
+    // Priority unchanged but another processor: still a Schedule.
+    let mut m = monitor();
+    assert_eq!(
+        m.thread_control(first, dest, first, first, me, !0, !0, 3),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[dest.0, 3, !0]]);
+    // AssociateInterrupt with irq_cpu 1 and priority 255: the interrupt
+    // thread is scheduled on processor 1.
+    let irq6 = ThreadId((6 << 14) | 1);
+    let mut m = monitor();
+    assert_eq!(
+        m.associate_interrupt(first, irq6, tid(1, 1), 0xff, 1),
+        Ok(1)
+    );
+    assert_eq!(m.platform.schedules, [[irq6.0, 1, 0xff]]);
+}
+
+#[test]
 fn a_ddos_vm_gets_host_device_frames_through_the_remap_window() {
     let mut m = monitor();
     let vga = Fpage::new(0xb_8000, 12, 7);

@@ -23,6 +23,7 @@ pub mod options;
 pub mod pages;
 pub mod probe;
 pub mod seen;
+pub mod smp;
 
 /// The resource monitor's IPC interface, generated from `idl/resourcemon.idl`
 /// (client stubs and the shared-page types).

@@ -100,11 +100,20 @@ pub enum Mode {
     /// rounds until `fuzzers=K` fuzzers said the storm is over, then a
     /// last round; its own pages and answers must not change.
     Victim,
+    /// `smp` (with `vcpus=2 pcpus=2` or more): the normal measurements on
+    /// the first thread, then a second thread created through the
+    /// ThreadControl proxy on processor `cpu=N` (default 1), which checks
+    /// the processor it runs on, measures page faults and request_pages
+    /// there, and (with `irq=N`) claims an interrupt for itself with
+    /// `irq_cpu` = that processor. With `smp-soak=N` both threads then
+    /// fault and request N times each at once (`soak-wait=1` first waits
+    /// for a go from another VM, `soak-go=S` sends one to slot S).
+    Smp,
 }
 
 impl Mode {
     /// Every mode, in the order of [`Mode::name`].
-    pub const ALL: [Mode; 9] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Normal,
         Mode::IrqOwner,
         Mode::Hostile,
@@ -114,6 +123,7 @@ impl Mode {
         Mode::Echo,
         Mode::Fuzz,
         Mode::Victim,
+        Mode::Smp,
     ];
 
     /// The `mode=` value.
@@ -128,6 +138,7 @@ impl Mode {
             Mode::Echo => "echo",
             Mode::Fuzz => "fuzz",
             Mode::Victim => "victim",
+            Mode::Smp => "smp",
         }
     }
 
@@ -199,6 +210,27 @@ pub struct Options<'a> {
     /// `console_rx`, then MS ms without reading, then say how many bytes
     /// were waiting (0: no hold).
     pub hold: u32,
+    /// `cpu=N` (`mode=smp`): the processor of the second thread (default 1).
+    pub cpu: u32,
+    /// `smp-soak=N` (`mode=smp`): fault-and-request rounds per thread
+    /// after the measurements (default 0: none).
+    pub smp_soak: u32,
+    /// `soak-wait=1` (`mode=smp`): before the soak, wait for a go message
+    /// from another VM.
+    pub soak_wait: bool,
+    /// `soak-go=S` (`mode=smp`): before the soak, send a go message to
+    /// slot S's first thread.
+    pub soak_go: Option<u32>,
+    /// `soak-on=T` (`mode=smp`): only thread T soaks (0 the first, 1 the
+    /// second; default both).
+    pub soak_on: Option<u32>,
+    /// `soak-cpu=N` (`mode=smp`): the first thread moves itself to
+    /// processor N (its own Schedule; it is its own scheduler) before its
+    /// soak, so the whole VM runs there.
+    pub soak_cpu: Option<u32>,
+    /// `soak-flush=0` (`mode=smp`): do not unmap the page before each
+    /// round (no page fault then; default 1).
+    pub soak_flush: bool,
     /// `touch=N`: pages to touch by page fault (default 16).
     pub touch: u32,
     /// `request=M`: pages to get with request_pages (default 4).
@@ -256,6 +288,13 @@ impl<'a> Options<'a> {
             echo_rx: 0,
             echo_line: false,
             hold: 0,
+            cpu: 1,
+            smp_soak: 0,
+            soak_wait: false,
+            soak_go: None,
+            soak_flush: true,
+            soak_on: None,
+            soak_cpu: None,
             touch: 16,
             request: 4,
             expect_modules: 0,
@@ -343,6 +382,40 @@ impl<'a> Options<'a> {
                 }
                 "touch" => {
                     own(&mut o.touch);
+                }
+                "cpu" => {
+                    own(&mut o.cpu);
+                }
+                "smp-soak" => {
+                    own(&mut o.smp_soak);
+                }
+                "soak-wait" => {
+                    let mut v = 0;
+                    own(&mut v);
+                    o.soak_wait = v != 0;
+                }
+                "soak-cpu" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.soak_cpu = Some(v);
+                    }
+                }
+                "soak-on" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.soak_on = Some(v);
+                    }
+                }
+                "soak-flush" => {
+                    let mut v = 1;
+                    own(&mut v);
+                    o.soak_flush = v != 0;
+                }
+                "soak-go" => {
+                    let mut v = 0;
+                    if own(&mut v) {
+                        o.soak_go = Some(v);
+                    }
                 }
                 "echo-rx" => {
                     own(&mut o.echo_rx);
@@ -553,6 +626,17 @@ mod tests {
         let o = Options::parse("mode=echo name=e echo-rx=5 echo-line=1 hold=300");
         assert_eq!((o.mode, o.name), (Mode::Echo, "e"));
         assert_eq!((o.echo_rx, o.echo_line, o.hold), (5, true, 300));
+        let o = Options::parse("mode=smp vcpus=2 pcpus=2 cpu=3 smp-soak=10 soak-wait=1 soak-go=1");
+        assert_eq!(
+            (o.mode, o.name, o.cpu, o.smp_soak),
+            (Mode::Smp, "smp", 3, 10)
+        );
+        assert_eq!((o.soak_wait, o.soak_go, o.vcpu_count()), (true, Some(1), 2));
+        let o = Options::parse("mode=smp");
+        assert_eq!(
+            (o.cpu, o.smp_soak, o.soak_wait, o.soak_go),
+            (1, 0, false, None)
+        );
         let o = Options::parse("mode=soak soak=500");
         assert_eq!((o.mode, o.name, o.soak), (Mode::Soak, "soak", 500));
         assert_eq!(o.bad, None);

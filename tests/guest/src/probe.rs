@@ -528,6 +528,39 @@ pub mod req {
         })
     }
 
+    /// ThreadControl with a priority and a processor (the monitor then
+    /// calls Schedule with both; `mode=smp`).
+    pub fn thread_control_on(
+        dest: Word,
+        space: Word,
+        sched: Word,
+        pager: Word,
+        utcb: Word,
+        prio: Word,
+        cpu: Word,
+    ) -> Message {
+        let t = ThreadId;
+        encode(|m| {
+            iresourcemon::encode_thread_control(
+                m,
+                A,
+                t(dest),
+                t(space),
+                t(sched),
+                t(pager),
+                utcb,
+                prio,
+                cpu,
+            )
+        })
+    }
+
+    /// AssociateInterrupt(IRQ `irq`, handler, `prio`, `cpu`).
+    pub fn associate_interrupt_on(irq: u32, handler: Word, prio: Word, cpu: Word) -> Message {
+        let (i, h) = (ThreadId(irq_tid(irq)), ThreadId(handler));
+        encode(|m| iresourcemon::encode_associate_interrupt(m, A, i, h, prio, cpu))
+    }
+
     /// ThreadControl deleting `dest` (space = nil).
     pub fn delete_thread(dest: Word) -> Message {
         thread_control(dest, 0, 0, 0, UTCB_UNCHANGED)

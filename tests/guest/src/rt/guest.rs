@@ -52,9 +52,11 @@ fn put_chars(chunk: &[u8]) {
         iconsole::Client::new(&mut t, idl::ThreadId(server), idl::Variant::A).put_chars(0, &stream);
 }
 
-type Console = LineWriter<fn(&[u8])>;
+/// Console lines through put_chars.
+pub(super) type Console = LineWriter<fn(&[u8])>;
 
-fn console() -> Console {
+/// A fresh line writer (one per thread).
+pub(super) fn console() -> Console {
     LineWriter::new(put_chars as fn(&[u8]))
 }
 
@@ -212,6 +214,10 @@ pub extern "C" fn guest_main() -> ! {
             init_complete(server, r);
             modes::victim(&snap, &opts, &own, rm, r);
         }
+        Mode::Smp => {
+            measure(&snap, &opts, &own, rm, r);
+            super::smp::run(&snap, &opts, &own, rm, server, r);
+        }
         Mode::Echo => {}
         Mode::Driver => {
             let driver = modes::driver(&snap, &opts, &own, rm, r);
@@ -239,8 +245,14 @@ pub extern "C" fn guest_main() -> ! {
         if let Some((tid, verified)) = client {
             modes::answer_client(tid, verified, &mut report);
         }
-    } else if !matches!(opts.mode, Mode::Fuzz | Mode::Victim) {
-        init_complete(server, &mut report);
+    } else {
+        // Fuzzers, the victim and a soaking `mode=smp` told the monitor
+        // earlier (so the next VM could start).
+        let told = matches!(opts.mode, Mode::Fuzz | Mode::Victim)
+            || (opts.mode == Mode::Smp && opts.smp_soak > 0);
+        if !told {
+            init_complete(server, &mut report);
+        }
     }
     if opts.prompt {
         prompt(opts.name);
@@ -252,7 +264,7 @@ pub extern "C" fn guest_main() -> ! {
 }
 
 /// Sleep `us` microseconds (a receive nobody answers, with a timeout).
-fn sleep_us(us: u64) {
+pub(super) fn sleep_us(us: u64) {
     let _ = super::transport::receive_any(us);
 }
 
@@ -369,7 +381,7 @@ fn prompt(name: &str) {
 }
 
 /// Tell the monitor this VM is done booting (`client_init_complete`).
-fn init_complete(server: u32, report: &mut Report<'_, Console>) {
+pub(super) fn init_complete(server: u32, report: &mut Report<'_, Console>) {
     report.line(format_args!("time: init complete tsc={}", rdtsc()));
     report.out.flush();
     let mut t = L4Transport;
@@ -382,17 +394,32 @@ fn init_complete(server: u32, report: &mut Report<'_, Console>) {
 
 /// The page-fault and request_pages measurements.
 fn measure(snap: &Snapshot, opts: &Options<'_>, own: &Own, rm: u32, r: &mut Report<'_, Console>) {
+    measure_at(snap, opts, own, rm, r, MEASURE_FROM, WEDGE_VADDR - PAGE);
+}
+
+/// The measurements on free pages from guest-physical `from` up, with
+/// `alias` (a guest-virtual page above the VM's window, below the wedge)
+/// for the second mapping of a touched frame. `mode=smp`'s second thread
+/// measures with its own range and alias page.
+pub(super) fn measure_at(
+    snap: &Snapshot,
+    opts: &Options<'_>,
+    own: &Own,
+    rm: u32,
+    r: &mut Report<'_, Console>,
+    from: u32,
+    alias: u32,
+) {
     let link = snap.link_vaddr;
     let phys = snap.phys_size.min(opts.phys_size());
     // Pages must stay inside the VM and, guest-virtually, below the alias
     // page under the wedge window.
-    let alias = WEDGE_VADDR - PAGE;
-    let limit = phys.min(alias.saturating_sub(link));
+    let limit = phys.min((WEDGE_VADDR - 2 * PAGE).saturating_sub(link));
     // Skips this image, where the monitor says it is and where
     // `wedgeinstall=` says it should be (the same place unless a check
     // above failed), the modules and the ramdisk.
     let image_len = own.image_end - WEDGE_VADDR;
-    let (mut free, reserved) = vm_free_pages(snap, opts, image_len, MEASURE_FROM, limit);
+    let (mut free, reserved) = vm_free_pages(snap, opts, image_len, from, limit);
     if !reserved {
         r.check(
             "free pages",
@@ -420,7 +447,7 @@ fn measure(snap: &Snapshot, opts: &Options<'_>, own: &Own, rm: u32, r: &mut Repo
     r.line(format_args!(
         "touching {} pages from gpaddr {} (gvaddr = gpaddr + {})",
         opts.touch,
-        Hex(MEASURE_FROM),
+        Hex(from),
         Hex(link)
     ));
     let first = free.clone();
@@ -605,7 +632,7 @@ fn check_item(
 /// Block for good: a closed receive from ourselves never completes (nobody
 /// can send as us), and the infinite timeout never expires. A receive from
 /// nilthread would return at once (no receive phase in X.2).
-fn wait_forever() -> ! {
+pub(super) fn wait_forever() -> ! {
     let me = utcb::my_global_id();
     let timeouts = Timeouts {
         send: Time::ZERO,

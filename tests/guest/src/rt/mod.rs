@@ -1,7 +1,7 @@
 //! The guest proper: image layout and entry ([`image`]), IPC to the monitor
 //! through the generated stubs ([`transport`]), and the run ([`guest`]).
 //!
-//! The isolation modes (`mode=`) are in [`modes`].
+//! The isolation modes (`mode=`) are in [`modes`]; `mode=smp` in [`smp`].
 //!
 //! Unsafe code is confined to [`image`] (the shared-page reader),
 //! [`transport`] (the Ipc system call), [`guest`] (raw guest-physical
@@ -11,4 +11,5 @@
 pub mod guest;
 pub mod image;
 pub mod modes;
+pub mod smp;
 pub mod transport;

@@ -43,7 +43,7 @@ const REPLY_SEND_US: u64 = 1_000_000;
 const SOAK_PRINTED: u32 = 5;
 
 /// Send `p`, judge the answer and print its check line.
-fn run<W: Write>(r: &mut Report<'_, W>, p: &Probe) -> Outcome {
+pub(super) fn run<W: Write>(r: &mut Report<'_, W>, p: &Probe) -> Outcome {
     let got = exchange(p);
     let ok = p.expect.judge(&got);
     r.check(p.what, ok, &got, p.expect);
