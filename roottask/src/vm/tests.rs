@@ -81,21 +81,31 @@ fn execute(b: &VmBuild, mods: &[BootModule<'_>]) -> Vec<u8> {
     mem
 }
 
-#[test]
-fn load_into_refuses_a_block_that_is_too_small() {
-    let wedge = ElfBuilder::wedge().build();
+/// A wedge image and a 100-byte "kernel" with the ELF magic.
+fn wedge_and_kernel() -> (std::vec::Vec<u8>, std::vec::Vec<u8>) {
     let mut kernel = std::vec![7u8; 100];
     kernel[..4].copy_from_slice(&[0x7f, b'E', b'L', b'F']);
-    let mods = [
+    (ElfBuilder::wedge().build(), kernel)
+}
+
+/// One 32 MB wedge VM with the kernel as its module.
+fn wedge_vm<'a>(wedge: &'a [u8], kernel: &'a [u8]) -> [BootModule<'a>; 2] {
+    [
         BootModule {
             cmdline: "/wedge vmstart vmsize=32M wedgeinstall=16M",
-            bytes: &wedge,
+            bytes: wedge,
         },
         BootModule {
             cmdline: "/vmlinuz console",
-            bytes: &kernel,
+            bytes: kernel,
         },
-    ];
+    ]
+}
+
+#[test]
+fn load_into_refuses_a_block_that_is_too_small() {
+    let (wedge, kernel) = wedge_and_kernel();
+    let mods = wedge_vm(&wedge, &kernel);
     let fx = Fixture::new();
     let b = build(&mods, &fx, 1, &[]).unwrap_or_else(|e| panic!("{e}"));
     let mut small = std::vec![0u8; 1 << 20];
@@ -520,19 +530,8 @@ fn a_bad_vm_does_not_disturb_the_next() {
 #[test]
 fn a_lazy_load_exposes_exactly_what_the_eager_load_writes() {
     use crate::fresh::{FreshFrames, LazyBlock, FRAME};
-    let wedge = ElfBuilder::wedge().build();
-    let mut kernel = std::vec![7u8; 100];
-    kernel[..4].copy_from_slice(&[0x7f, b'E', b'L', b'F']);
-    let mods = [
-        BootModule {
-            cmdline: "/wedge vmstart vmsize=32M wedgeinstall=16M",
-            bytes: &wedge,
-        },
-        BootModule {
-            cmdline: "/vmlinuz console",
-            bytes: &kernel,
-        },
-    ];
+    let (wedge, kernel) = wedge_and_kernel();
+    let mods = wedge_vm(&wedge, &kernel);
     let fx = Fixture::new();
     let b = build(&mods, &fx, 1, &[]).unwrap_or_else(|e| panic!("{e}"));
     let eager = execute(&b, &mods);
