@@ -54,6 +54,11 @@ pub extern "C" fn rust_start() -> ! {
             println!("vm {slot}: init complete tsc={}", ia32::rdtsc());
             starter.start_next(m);
         }
+        // The common case, every request: nothing torn down, nothing to
+        // supervise (kept out of the request path, which it would slow).
+        if event == Event::Request && m.torn_down.is_empty() {
+            return;
+        }
         let restarts = match event {
             Event::IdleTick => m.supervise(true),
             Event::BusyTick => m.supervise(false),
