@@ -217,6 +217,39 @@ pub struct VmOptions<'a> {
     pub supervision: Supervision,
 }
 
+/// If `word` (at `at`) starts with one of `keys`, parse its size value into
+/// the matching slot of `values` (with the word's position); a key given
+/// twice is an error naming the first.
+fn take_sized<'a>(
+    word: &'a str,
+    at: usize,
+    keys: &[&'static str],
+    values: &mut [Option<(usize, u32)>],
+) -> Result<(), OptionError<'a>> {
+    for (k, key) in keys.iter().enumerate() {
+        if let Some(text) = word.strip_prefix(key) {
+            if let Some((first, _)) = values[k] {
+                return Err(OptionError {
+                    option: key,
+                    at,
+                    word,
+                    word_at: at,
+                    kind: OptionErrorKind::Duplicate { first },
+                });
+            }
+            let v = parse_size(text).map_err(|e| OptionError {
+                option: key,
+                at: at + key.len() + e.at,
+                word,
+                word_at: at,
+                kind: OptionErrorKind::Number(e.kind),
+            })?;
+            values[k] = Some((at, v));
+        }
+    }
+    Ok(())
+}
+
 impl<'a> VmOptions<'a> {
     /// Parses a group's first module command line (path included) strictly
     /// and cross-checks it against the original's substring reading.
@@ -255,48 +288,8 @@ impl<'a> VmOptions<'a> {
             if word.starts_with("ip=grubdhcp") && o.grubdhcp.is_none() {
                 o.grubdhcp = Some(at + 3);
             }
-            for (k, key) in VALUED.iter().enumerate() {
-                if let Some(text) = word.strip_prefix(key) {
-                    if let Some((first, _)) = values[k] {
-                        return Err(OptionError {
-                            option: key,
-                            at,
-                            word,
-                            word_at: at,
-                            kind: OptionErrorKind::Duplicate { first },
-                        });
-                    }
-                    let v = parse_size(text).map_err(|e| OptionError {
-                        option: key,
-                        at: at + key.len() + e.at,
-                        word,
-                        word_at: at,
-                        kind: OptionErrorKind::Number(e.kind),
-                    })?;
-                    values[k] = Some((at, v));
-                }
-            }
-            for (k, key) in SUPERVISION.iter().enumerate() {
-                if let Some(text) = word.strip_prefix(key) {
-                    if let Some((first, _)) = supervision[k] {
-                        return Err(OptionError {
-                            option: key,
-                            at,
-                            word,
-                            word_at: at,
-                            kind: OptionErrorKind::Duplicate { first },
-                        });
-                    }
-                    let v = parse_size(text).map_err(|e| OptionError {
-                        option: key,
-                        at: at + key.len() + e.at,
-                        word,
-                        word_at: at,
-                        kind: OptionErrorKind::Number(e.kind),
-                    })?;
-                    supervision[k] = Some((at, v));
-                }
-            }
+            take_sized(word, at, &VALUED, &mut values)?;
+            take_sized(word, at, &SUPERVISION, &mut supervision)?;
             if let Some(text) = word.strip_prefix("mem=") {
                 // Only numeric-looking values are the monitor's business;
                 // `mem=exactmap` and the like belong to the guest.
